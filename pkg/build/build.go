@@ -1,0 +1,112 @@
+// Package build builds one image: a real builder over the engine's CLI plus
+// small decorators (Limiter) that wrap the same Interface.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/slipway-dev/slipway/pkg/engine"
+	"github.com/slipway-dev/slipway/pkg/progress"
+)
+
+// Request is one service's build.
+type Request struct {
+	Service string
+	Spec    engine.BuildSpec
+	Log     io.Writer // receives the build's whole output
+	LogPath string    // where that output is kept, for error messages
+}
+
+// Result is what a build made.
+type Result struct {
+	ID string // image ID, sha256:...
+}
+
+// Interface builds images; decorators wrap it.
+type Interface interface {
+	Build(ctx context.Context, req Request) (Result, error)
+}
+
+// TailLines is how many log lines a failure report carries.
+const TailLines = 20
+
+// Builder runs the engine's build command.
+type Builder struct {
+	Engine *engine.Engine
+	// TempDir holds the image-ID file while a build runs; it is removed after.
+	TempDir string
+}
+
+// Build runs the build and returns the image ID the engine reports.
+func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
+	iid, err := os.CreateTemp(b.TempDir, "iid-"+req.Service+"-*")
+	if err != nil {
+		return Result{}, fmt.Errorf("building %s: %w", req.Service, err)
+	}
+	iid.Close()
+	defer os.Remove(iid.Name())
+	spec := req.Spec
+	spec.IIDFile = iid.Name()
+	argv := b.Engine.BuildArgv(spec)
+
+	tail := &progress.Tail{N: TailLines}
+	out := io.MultiWriter(req.Log, tail)
+	fmt.Fprintf(req.Log, "$ %s %s\n", b.Engine.Bin, strings.Join(argv, " "))
+	cmd := engine.GroupCommand(ctx, b.Engine.Bin, argv...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=1", "BUILDX_NO_DEFAULT_ATTESTATIONS=1")
+	runErr := engine.RunGroup(cmd)
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return Result{}, fmt.Errorf("building %s: %w", req.Service, context.Cause(ctx))
+		}
+		f := &Failure{Service: req.Service, Argv: append([]string{filepath.Base(b.Engine.Bin)}, argv...),
+			ExitCode: -1, Tail: tail.Lines(), Log: req.LogPath, Err: runErr}
+		var ee *exec.ExitError
+		if errors.As(runErr, &ee) {
+			f.ExitCode = ee.ExitCode()
+		}
+		return Result{}, f
+	}
+	id, err := os.ReadFile(iid.Name())
+	if err != nil || len(strings.TrimSpace(string(id))) == 0 {
+		return Result{}, fmt.Errorf("building %s: the engine reported no image ID", req.Service)
+	}
+	return Result{ID: strings.TrimSpace(string(id))}, nil
+}
+
+// Failure is a build command that ended badly: what ran, how it ended, and
+// where to look.
+type Failure struct {
+	Service  string
+	Argv     []string
+	ExitCode int
+	Tail     []string
+	Log      string
+	Err      error
+}
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("%s: build failed: `%s` exited with status %d (log: %s)",
+		f.Service, strings.Join(f.Argv, " "), f.ExitCode, f.Log)
+}
+
+func (f *Failure) Unwrap() error { return f.Err }
+
+// Detail is the multi-line report: the error, then the last log lines.
+func (f *Failure) Detail() string {
+	var b strings.Builder
+	b.WriteString(f.Error())
+	fmt.Fprintf(&b, "\n  last %d log lines of %s:\n", len(f.Tail), f.Service)
+	for _, l := range f.Tail {
+		b.WriteString("    " + l + "\n")
+	}
+	return b.String()
+}

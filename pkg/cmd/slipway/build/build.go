@@ -1,0 +1,127 @@
+// Package build is `slipway build`: flags in, slipway.Build, a table out.
+package build
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway-dev/slipway"
+	buildpkg "github.com/slipway-dev/slipway/pkg/build"
+	"github.com/slipway-dev/slipway/pkg/cmd/cli"
+	"github.com/slipway-dev/slipway/pkg/progress"
+	"github.com/slipway-dev/slipway/pkg/run"
+)
+
+type flags struct {
+	tag, engine, progress, metadataFile, output string
+	jobs                                        int
+	keepGoing, noCache                          bool
+	timeout                                     time.Duration
+}
+
+// New returns the build command.
+func New(s cli.Streams, g *cli.Globals) *cobra.Command {
+	f := &flags{}
+	cmd := &cobra.Command{
+		Use:   "build [SERVICE|GROUP ...]",
+		Short: "Build services (all by default) in parallel, each under a unique tag",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, s, g, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.tag, "tag", "", "use this tag for every image (else IMAGE_TAG, else the config's template)")
+	fl.IntVarP(&f.jobs, "jobs", "j", slipway.DefaultJobs(), "at most this many builds at once; 0 means no limit")
+	fl.BoolVarP(&f.keepGoing, "keep-going", "k", false, "after a failure, build everything that does not depend on it")
+	fl.DurationVar(&f.timeout, "timeout", 0, "give up on any one build after this long (e.g. 15m); 0 means never")
+	fl.StringVar(&f.engine, "engine", "", "docker or podman (default: a reachable docker, else podman)")
+	fl.StringVar(&f.progress, "progress", "auto", "auto, tty, plain, json or quiet")
+	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the run's result as JSON to this file")
+	fl.StringVarP(&f.output, "output", "o", "table", "table or json (json prints the metadata to stdout)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "run every build step again")
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args []string) error {
+	switch f.progress {
+	case "auto", "tty", "plain", "json", "quiet":
+	default:
+		return cli.UsageErr("--progress %q: want auto, tty, plain, json or quiet", f.progress)
+	}
+	if f.output != "table" && f.output != "json" {
+		return cli.UsageErr("--output %q: want table or json", f.output)
+	}
+	if f.jobs < 0 {
+		return cli.UsageErr("--jobs %d: must be 0 (no limit) or more", f.jobs)
+	}
+	if f.timeout < 0 {
+		return cli.UsageErr("--timeout %s: must not be negative", f.timeout)
+	}
+	jobs := f.jobs
+	if jobs == 0 {
+		jobs = -1
+	}
+	rep := progress.New(f.progress, s.Err, cli.IsTerminal(s.Err))
+	res, err := slipway.Build(cmd.Context(), slipway.Options{
+		Config: g.File, Services: args, Tag: f.tag, Jobs: jobs, KeepGoing: f.keepGoing,
+		Timeout: f.timeout, Engine: f.engine, NoCache: f.noCache, Reporter: rep,
+	})
+	rep.Close()
+	if res == nil {
+		return err
+	}
+	if f.metadataFile != "" {
+		if werr := writeMetadata(f.metadataFile, res.Metadata); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	for _, img := range res.Failures() {
+		var fail *buildpkg.Failure
+		if errors.As(img.Err, &fail) {
+			fmt.Fprintln(s.Err, fail.Detail())
+		} else {
+			fmt.Fprintf(s.Err, "%s: %v\n", img.Service, img.Err)
+		}
+	}
+	if f.output == "json" {
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res.Metadata)
+	} else {
+		printTable(s.Out, res)
+	}
+	return err
+}
+
+func printTable(w io.Writer, res *slipway.Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tIMAGE\tSTATUS\tDURATION")
+	for _, svc := range res.Order {
+		img := res.Images[svc]
+		d := "-"
+		if img.Duration > 0 {
+			d = img.Duration.Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", svc, img.Ref, img.Status, d)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "run %s (logs: %s)\n", res.Run, res.RunDir)
+}
+
+func writeMetadata(path string, rec run.Record) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing metadata file: %w", err)
+	}
+	return nil
+}

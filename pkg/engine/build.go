@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"sort"
+)
+
+// BuildSpec is one image build, engine-neutral.
+type BuildSpec struct {
+	Dockerfile string
+	Context    string
+	Target     string
+	Platform   string
+	Args       map[string]string
+	Labels     map[string]string
+	Tags       []string // full references
+	NoCache    bool
+	IIDFile    string // where the engine writes the image ID
+}
+
+// BuildArgv is the exact argv (without the binary) that builds spec.
+func (e *Engine) BuildArgv(s BuildSpec) []string {
+	var a []string
+	switch {
+	case e.Name == "docker" && e.Buildx:
+		a = []string{"buildx", "build", "--load", "--progress=plain"}
+	case e.Name == "docker":
+		a = []string{"build"}
+	default:
+		a = []string{"build", "--layers"}
+	}
+	a = append(a, "-f", s.Dockerfile)
+	for _, t := range s.Tags {
+		a = append(a, "-t", t)
+	}
+	if s.Target != "" {
+		a = append(a, "--target", s.Target)
+	}
+	if s.Platform != "" {
+		a = append(a, "--platform", s.Platform)
+	}
+	for _, k := range sortedKeys(s.Args) {
+		a = append(a, "--build-arg", k+"="+s.Args[k])
+	}
+	for _, k := range sortedKeys(s.Labels) {
+		a = append(a, "--label", k+"="+s.Labels[k])
+	}
+	if s.NoCache {
+		a = append(a, "--no-cache")
+	}
+	if s.IIDFile != "" {
+		a = append(a, "--iidfile", s.IIDFile)
+	}
+	return append(a, s.Context)
+}
+
+func sortedKeys(m map[string]string) []string {
+	k := make([]string, 0, len(m))
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
+}

@@ -1,0 +1,181 @@
+// Package engine drives a container engine's CLI — Docker (through buildx
+// when present) or Podman — with argv, never through a shell.
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ErrNotFound is returned by Inspect for an image the engine does not have.
+var ErrNotFound = errors.New("image not found")
+
+// Engine is one container engine reached through its CLI.
+type Engine struct {
+	Name   string // "docker" or "podman"
+	Bin    string // path of the CLI
+	Buildx bool   // docker only: build through `docker buildx build --load`
+}
+
+// Detect finds the engine to use: want ("docker", "podman") or, when empty,
+// a reachable Docker daemon, else Podman.
+func Detect(ctx context.Context, want string) (*Engine, error) {
+	var names []string
+	switch want {
+	case "", "auto":
+		names = []string{"docker", "podman"}
+	case "docker", "podman":
+		names = []string{want}
+	default:
+		return nil, fmt.Errorf("unknown engine %q (want docker or podman)", want)
+	}
+	var problems []string
+	for _, n := range names {
+		e, err := probe(ctx, n)
+		if err == nil {
+			return e, nil
+		}
+		problems = append(problems, err.Error())
+	}
+	return nil, fmt.Errorf("no container engine reachable: %s", strings.Join(problems, "; "))
+}
+
+func probe(ctx context.Context, name string) (*Engine, error) {
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not installed", name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	e := &Engine{Name: name, Bin: bin}
+	if _, err := e.output(ctx, "version", "--format", "{{.Server.Version}}"); err != nil && name == "docker" {
+		return nil, fmt.Errorf("docker: daemon not reachable (%v)", err)
+	}
+	if name == "podman" {
+		if _, err := e.output(ctx, "info", "--format", "{{.Host.Arch}}"); err != nil {
+			return nil, fmt.Errorf("podman: not working (%v)", err)
+		}
+	}
+	if name == "docker" {
+		_, err := e.output(ctx, "buildx", "version")
+		e.Buildx = err == nil
+	}
+	return e, nil
+}
+
+// output runs the CLI and returns stdout; a failure carries stderr.
+func (e *Engine) output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, e.Bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return out, fmt.Errorf("%s %s: %s", e.Name, strings.Join(args, " "), msg)
+	}
+	return out, nil
+}
+
+// Image is what slipway needs to know of an image in the engine.
+type Image struct {
+	ID       string
+	RepoTags []string
+	Labels   map[string]string
+	Created  time.Time
+	Size     int64
+}
+
+type inspectJSON struct {
+	ID       string   `json:"Id"`
+	RepoTags []string `json:"RepoTags"`
+	Created  string   `json:"Created"`
+	Size     int64    `json:"Size"`
+	Config   struct {
+		Labels map[string]string `json:"Labels"`
+	} `json:"Config"`
+	Labels map[string]string `json:"Labels"` // podman puts them here too
+}
+
+// Inspect returns the image ref names, or ErrNotFound.
+func (e *Engine) Inspect(ctx context.Context, ref string) (*Image, error) {
+	out, err := e.output(ctx, "image", "inspect", ref)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("%s: %w", ref, ErrNotFound)
+		}
+		return nil, err
+	}
+	var raw []inspectJSON
+	if err := json.Unmarshal(out, &raw); err != nil || len(raw) == 0 {
+		return nil, fmt.Errorf("inspecting %s: unreadable answer from %s", ref, e.Name)
+	}
+	r := raw[0]
+	img := &Image{ID: normID(r.ID), RepoTags: r.RepoTags, Size: r.Size, Labels: r.Config.Labels}
+	if img.Labels == nil {
+		img.Labels = r.Labels
+	}
+	img.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
+	return img, nil
+}
+
+func isNotFound(err error) bool {
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "no such image") || strings.Contains(s, "image not known") ||
+		strings.Contains(s, "failed to find image") || strings.Contains(s, "not found")
+}
+
+func normID(id string) string {
+	if id != "" && !strings.Contains(id, ":") {
+		return "sha256:" + id
+	}
+	return id
+}
+
+// Tag gives src the name dst.
+func (e *Engine) Tag(ctx context.Context, src, dst string) error {
+	_, err := e.output(ctx, "tag", src, dst)
+	return err
+}
+
+// Untag removes names only; content another name still uses stays.
+func (e *Engine) Untag(ctx context.Context, refs ...string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	_, err := e.output(ctx, append([]string{"image", "rm"}, refs...)...)
+	return err
+}
+
+// List returns the images whose labels match every key=value in filter.
+func (e *Engine) List(ctx context.Context, labels map[string]string) ([]string, error) {
+	args := []string{"image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}}"}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--filter", "label="+k+"="+labels[k])
+	}
+	out, err := e.output(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	var refs []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" && !strings.Contains(l, "<none>") {
+			refs = append(refs, l)
+		}
+	}
+	return refs, nil
+}

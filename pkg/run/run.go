@@ -1,0 +1,146 @@
+// Package run holds one slipway run's state on disk: its ID, its folder of
+// logs, and its record of what it made, written atomically as it goes so
+// that a crashed run still says what it had done.
+package run
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// StateDir is where slipway keeps runs: $SLIPWAY_STATE_DIR, else
+// $XDG_STATE_HOME/slipway, else ~/.local/state/slipway.
+func StateDir() string {
+	if d := os.Getenv("SLIPWAY_STATE_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "slipway")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "slipway")
+	}
+	return filepath.Join(os.TempDir(), "slipway-state")
+}
+
+// NewID makes a run ID that sorts by start time and is unique even for runs
+// started in the same second.
+func NewID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// Service is one service's line in the record and in the metadata file.
+type Service struct {
+	Image      string `json:"image"`
+	Tag        string `json:"tag"`
+	ID         string `json:"id,omitempty"`
+	Status     string `json:"status"`
+	DurationMS int64  `json:"duration_ms"`
+	Error      string `json:"error,omitempty"`
+	Log        string `json:"log,omitempty"`
+}
+
+// Record is a run's account of itself; it is also the metadata file's shape.
+type Record struct {
+	Run      string              `json:"run"`
+	Project  string              `json:"project"`
+	User     string              `json:"user"`
+	Engine   string              `json:"engine"`
+	Started  time.Time           `json:"started"`
+	Ended    *time.Time          `json:"ended,omitempty"`
+	State    string              `json:"state"` // running, done, failed, interrupted
+	Services map[string]*Service `json:"services"`
+}
+
+// Run is a live run: its folder and its record, saved on every change.
+type Run struct {
+	Dir string
+
+	mu  sync.Mutex
+	rec Record
+}
+
+// Start creates the run's folder under stateDir and saves its first record.
+func Start(stateDir string, rec Record) (*Run, error) {
+	dir := filepath.Join(stateDir, "runs", rec.Run)
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("creating run folder: %w", err)
+	}
+	if rec.Services == nil {
+		rec.Services = map[string]*Service{}
+	}
+	rec.State = "running"
+	r := &Run{Dir: dir, rec: rec}
+	return r, r.save()
+}
+
+// LogPath is where service's full build log goes.
+func (r *Run) LogPath(service string) string {
+	return filepath.Join(r.Dir, "logs", service+".log")
+}
+
+// Update changes the record under the lock and saves it.
+func (r *Run) Update(f func(*Record)) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.rec)
+	return r.saveLocked()
+}
+
+// Snapshot is a deep copy of the record.
+func (r *Run) Snapshot() Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.rec
+	c.Services = make(map[string]*Service, len(r.rec.Services))
+	for k, v := range r.rec.Services {
+		s := *v
+		c.Services[k] = &s
+	}
+	return c
+}
+
+func (r *Run) save() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.saveLocked()
+}
+
+func (r *Run) saveLocked() error {
+	data, err := json.MarshalIndent(&r.rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(r.Dir, "run.json"), append(data, '\n'))
+}
+
+// WriteFileAtomic writes via a temp file and rename, so readers (and a crash)
+// see the old or the new content, never half.
+func WriteFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, werr)
+	}
+	return nil
+}

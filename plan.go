@@ -1,0 +1,230 @@
+package slipway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"text/template"
+	"time"
+
+	"github.com/distribution/reference"
+
+	"github.com/slipway-dev/slipway/pkg/config"
+	"github.com/slipway-dev/slipway/pkg/engine"
+	"github.com/slipway-dev/slipway/pkg/run"
+	"github.com/slipway-dev/slipway/pkg/tag"
+)
+
+// Ref is an image reference split into its name and tag.
+type Ref struct {
+	Name string
+	Tag  string
+}
+
+func (r Ref) String() string { return r.Name + ":" + r.Tag }
+
+// plan is everything checked before a run starts.
+type plan struct {
+	cfg      *config.Config
+	services []string
+	eng      *engine.Engine
+	git      tag.Git
+	user     string
+	source   string
+	fixedTag string // from --tag or IMAGE_TAG; "" means use the template
+	noCache  bool
+	refs     map[string]Ref
+}
+
+// prepare validates every input and reaches the engine; all its errors are
+// usage errors, so nothing has been built when it fails.
+func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
+	cfgPath := o.Config
+	if cfgPath == "" {
+		cfgPath = "."
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, usage(err)
+	}
+	services, err := cfg.Select(o.Services...)
+	if err != nil {
+		return nil, usage(err)
+	}
+	fixed := o.Tag
+	if fixed == "" {
+		if env := os.Getenv("IMAGE_TAG"); env != "" {
+			if err := tag.Validate(env); err != nil {
+				return nil, usagef("IMAGE_TAG: %w", err)
+			}
+			fixed = env
+		}
+	} else if err := tag.Validate(fixed); err != nil {
+		return nil, usagef("--tag: %w", err)
+	}
+	if fixed == "" {
+		if err := tag.CheckTemplate(cfg.Tag); err != nil {
+			return nil, usage(&config.Error{Path: cfg.Path, Msg: err.Error()})
+		}
+	}
+	p := &plan{cfg: cfg, services: services, user: tag.CurrentUser(), fixedTag: fixed, noCache: o.NoCache, source: cfg.Dir}
+	for _, s := range services {
+		if _, err := p.imageName(s); err != nil {
+			return nil, usage(err)
+		}
+	}
+	if needEngine {
+		eng, err := engine.Detect(ctx, o.Engine)
+		if err != nil {
+			return nil, usage(err)
+		}
+		p.eng = eng
+	}
+	p.git = tag.ReadGit(ctx, cfg.Dir)
+	if cfg.DirtyMarker != "" {
+		p.git.Marker = &cfg.DirtyMarker
+	}
+	return p, nil
+}
+
+// imageName expands the config's image template for service s.
+func (p *plan) imageName(s string) (string, error) {
+	tmpl := p.cfg.Image
+	if tmpl == "" {
+		tmpl = config.DefaultImage
+	}
+	t, err := template.New("image").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return "", &config.Error{Path: p.cfg.Path, Msg: fmt.Sprintf("image template: %v", err)}
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, map[string]string{"Project": p.cfg.Project, "Service": s}); err != nil {
+		return "", &config.Error{Path: p.cfg.Path, Msg: fmt.Sprintf("image template: %v", err)}
+	}
+	name := b.String()
+	if _, err := reference.ParseNamed(name); err != nil {
+		return "", &config.Error{Path: p.cfg.Path, Msg: fmt.Sprintf("image name %q for service %s is not a valid image name: %v", name, s, err)}
+	}
+	return name, nil
+}
+
+// Tags returns the references a build with o would produce, without
+// reserving them or asking the engine (a build may still add a suffix to a
+// generated tag that is taken by then).
+func Tags(ctx context.Context, o Options) (map[string]string, error) {
+	p, err := prepare(ctx, o, false)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := map[string]string{}
+	for _, s := range p.services {
+		name, _ := p.imageName(s)
+		t := p.fixedTag
+		if t == "" {
+			if t, err = p.generatedTag(s, now); err != nil {
+				return nil, err
+			}
+		}
+		out[s] = Ref{name, t}.String()
+	}
+	return out, nil
+}
+
+// maxSuffix bounds the search for a free generated tag.
+const maxSuffix = 100
+
+// assignRefs gives each service its reference. A generated tag that this or
+// another run already holds gets a numeric suffix; a fixed tag that names an
+// image somebody else made is refused.
+func (p *plan) assignRefs(ctx context.Context, stateDir, runID string, now time.Time) error {
+	p.refs = map[string]Ref{}
+	for _, s := range p.services {
+		name, _ := p.imageName(s)
+		if p.fixedTag != "" {
+			ref := Ref{name, p.fixedTag}
+			if err := p.checkOverwrite(ctx, s, ref); err != nil {
+				return err
+			}
+			p.refs[s] = ref
+			continue
+		}
+		base, err := p.generatedTag(s, now)
+		if err != nil {
+			return err
+		}
+		found := false
+		for i := 1; i <= maxSuffix && !found; i++ {
+			t := base
+			if i > 1 {
+				t = tag.Fit(base + "-" + strconv.Itoa(i))
+			}
+			ref := Ref{name, t}
+			ok, err := run.Reserve(stateDir, ref.String(), runID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if _, err := p.eng.Inspect(ctx, ref.String()); errors.Is(err, engine.ErrNotFound) {
+				p.refs[s], found = ref, true
+			} else if err != nil {
+				return fmt.Errorf("checking %s: %w", ref, err)
+			}
+		}
+		if !found {
+			return fmt.Errorf("no free tag for %s after %d tries from %s", s, maxSuffix, base)
+		}
+	}
+	return nil
+}
+
+// generatedTag expands the config's tag template for service s.
+func (p *plan) generatedTag(s string, now time.Time) (string, error) {
+	v := tag.NewVars(s, p.git, now)
+	v.Project = p.cfg.Project
+	t, err := tag.Render(p.cfg.Tag, v)
+	if err != nil {
+		return "", usage(err)
+	}
+	return t, nil
+}
+
+// checkOverwrite refuses a fixed tag that already names an image this user's
+// slipway did not make for this service.
+func (p *plan) checkOverwrite(ctx context.Context, s string, ref Ref) error {
+	img, err := p.eng.Inspect(ctx, ref.String())
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking %s: %w", ref, err)
+	}
+	if img.Labels[LabelUser] == p.user && img.Labels[LabelService] == s && img.Labels[LabelProject] == p.cfg.Project {
+		return nil
+	}
+	owner := img.Labels[LabelUser]
+	if owner == "" {
+		owner = "not slipway"
+	}
+	return usagef("tag %s already names image %s (made by %s); refusing to overwrite it — choose another tag", ref, shortID(img.ID), owner)
+}
+
+func shortID(id string) string {
+	if len(id) > 19 {
+		return id[:19]
+	}
+	return id
+}
+
+func openLog(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening build log: %w", err)
+	}
+	return f, nil
+}
