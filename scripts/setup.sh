@@ -122,21 +122,24 @@ step_docker() {
 # ---------------------------------------------------------------------------
 # 3. pinned tools
 # ---------------------------------------------------------------------------
-# mod_version BINARY MODULE -> prints the version of MODULE the binary was built from.
-mod_version() {
-  [[ -x "$1" ]] || return 0
-  go version -m "$1" 2>/dev/null | awk -v m="$2" '$1=="mod" && $2==m {print $3; exit}'
+# tool_current BINARY MODULE VERSION LDFLAGS: was BINARY built from MODULE@VERSION
+# with these ldflags?
+tool_current() {
+  [[ -x "$1" ]] || return 1
+  local info; info=$(go version -m "$1" 2>/dev/null) || return 1
+  awk -v m="$2" -v v="$3" '$1=="mod" && $2==m && $3==v {f=1} END {exit !f}' <<<"$info" || return 1
+  [[ "$info" == *"-ldflags=\"$4\""* ]]
 }
 
-go_tool() { # NAME MODULE PKG VERSION
-  local name=$1 mod=$2 pkg=$3 ver=$4
-  if [[ "$(mod_version "$TOOLS_DIR/$name" "$mod")" == "$ver" ]]; then
+go_tool() { # NAME MODULE PKG VERSION [LDFLAGS]
+  local name=$1 mod=$2 pkg=$3 ver=$4 ldflags="-s -w${5:+ $5}"
+  if tool_current "$TOOLS_DIR/$name" "$mod" "$ver" "$ldflags"; then
     say "ok: $name $ver"
     return
   fi
   local t0; t0=$(now)
   say "installing: $name $ver (go install, may take a few minutes)"
-  GOBIN="$TOOLS_DIR" GOFLAGS=-mod=mod CGO_ENABLED=0 go install "$pkg@$ver"
+  GOBIN="$TOOLS_DIR" CGO_ENABLED=0 go install -ldflags "$ldflags" "$pkg@$ver"
   say "installed: $name $ver ($(( $(now) - t0 ))s)"
 }
 
@@ -150,9 +153,11 @@ link_if_needed() { # SRC DST
 step_tools() {
   command -v go >/dev/null 2>&1 || die "go not found (expected /usr/local/go/bin/go)"
   mkdir -p "$TOOLS_DIR"
-  go_tool buildx "$BUILDX_MOD" "$BUILDX_MOD/cmd/buildx" "$BUILDX_VERSION"
+  go_tool buildx "$BUILDX_MOD" "$BUILDX_MOD/cmd/buildx" "$BUILDX_VERSION" \
+    "-X $BUILDX_MOD/version.Version=$BUILDX_VERSION -X $BUILDX_MOD/version.Revision=$BUILDX_VERSION"
   go_tool kind "$KIND_MOD" "$KIND_MOD" "$KIND_VERSION"
-  go_tool crictl "$CRICTL_MOD" "$CRICTL_MOD/cmd/crictl" "$CRICTL_VERSION"
+  go_tool crictl "$CRICTL_MOD" "$CRICTL_MOD/cmd/crictl" "$CRICTL_VERSION" \
+    "-X $CRICTL_MOD/pkg/version.Version=${CRICTL_VERSION#v}"
 
   # docker CLI plugin (per-user dir as documented, plus the system dir so any
   # HOME finds it).
@@ -283,7 +288,6 @@ build_kindnode() {
     'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     'ENV container=docker' \
     'VOLUME ["/var/lib/containerd"]' \
-    'STOPSIGNAL SIGTERM' \
     'ENTRYPOINT ["/usr/bin/tini", "-g", "--", "/usr/local/bin/slipway-node-entrypoint"]'
 }
 

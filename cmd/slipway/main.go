@@ -17,8 +17,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	s := cli.Streams{Out: os.Stdout, Err: os.Stderr}
 	err := slipwaycmd.New(s).ExecuteContext(ctx)
+	code := cli.Code(ctx, err) // before stop(), which cancels ctx
 	stop()
-	code := cli.Code(ctx, err)
 	if err != nil && code != cli.ExitOK {
 		if _, reported := err.(*cli.ExitError); !reported {
 			fmt.Fprintln(os.Stderr, "slipway:", err)

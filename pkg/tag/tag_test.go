@@ -1,0 +1,120 @@
+package tag
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var grammar = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+func TestRender(t *testing.T) {
+	clean := Git{Commit: "abc123f0123456789", Branch: "main"}
+	dirty := Git{Commit: "abc123f0123456789", Dirty: true}
+	marker := ".wip"
+	custom := Git{Commit: "abc123f0123456789", Dirty: true, Marker: &marker}
+	now := time.Unix(1734278400, 0)
+	long := strings.Repeat("x", 200)
+	cases := []struct {
+		name, tmpl, svc string
+		g               Git
+		want            string
+	}{
+		{"default shape", "", "notification", clean, "notification-jordi-abc123f-1734278400"},
+		{"dirty adds marker", "", "notification", dirty, "notification-jordi-abc123f-dirty-1734278400"},
+		{"custom marker", "", "api", custom, "api-jordi-abc123f.wip-1734278400"},
+		{"outside git", "", "api", Git{}, "api-jordi-nogit-1734278400"},
+		{"template", "{{.Branch}}-{{.GitCommit}}-{{.Date}}", "api", clean, "main-abc123f0123456789-20241215"},
+		{"sanitised branch", "{{.Branch}}", "api", Git{Commit: "abc123f0", Branch: "feature/x y"}, "feature-x-y"},
+		{"bad first char", "-{{.Service}}", "api", clean, "_api"},
+		{"too long keeps hash", long + "{{.Service}}", "api", clean, ""},
+	}
+	t.Setenv("USER", "Jordi")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := NewVars(c.svc, c.g, now)
+			got, err := Render(c.tmpl, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !grammar.MatchString(got) {
+				t.Fatalf("%q does not match the OCI tag grammar", got)
+			}
+			if c.want != "" && got != c.want {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestLongTagsStayDistinct(t *testing.T) {
+	a := Fit(strings.Repeat("a", 200) + "1")
+	b := Fit(strings.Repeat("a", 200) + "2")
+	if len(a) != MaxLen || a == b {
+		t.Fatalf("shortened tags lost uniqueness: %q %q", a, b)
+	}
+}
+
+func TestValidateRejectsNeverRewrites(t *testing.T) {
+	for _, bad := range []string{"", "x/y:z", "a:b", ".hidden", "-x", strings.Repeat("a", 129), "sp ace", "ümlaut"} {
+		if err := Validate(bad); err == nil {
+			t.Errorf("Validate(%q) accepted an invalid tag", bad)
+		}
+	}
+	for _, good := range []string{"latest", "v1.2.3", "_x", "A-b_c.d", strings.Repeat("a", 128)} {
+		if err := Validate(good); err != nil {
+			t.Errorf("Validate(%q): %v", good, err)
+		}
+	}
+}
+
+func TestUserSanitised(t *testing.T) {
+	t.Setenv("USER", "Jane Doe@Corp")
+	if u := CurrentUser(); u != "jane-doe-corp" {
+		t.Fatalf("got %q", u)
+	}
+	t.Setenv("USER", "")
+	if u := CurrentUser(); !grammar.MatchString(u) {
+		t.Fatalf("OS user %q not in the tag alphabet", u)
+	}
+}
+
+func TestTemplateErrors(t *testing.T) {
+	if err := CheckTemplate("{{.Nope}}"); err == nil {
+		t.Fatal("unknown field accepted")
+	}
+	if err := CheckTemplate("{{"); err == nil {
+		t.Fatal("broken template accepted")
+	}
+}
+
+func FuzzFitAlwaysValid(f *testing.F) {
+	for _, s := range []string{"", "-", ".", "a/b:c", strings.Repeat("é", 100), "notification-jordi-abc123f-1734278400"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Fit(s)
+		if !grammar.MatchString(got) {
+			t.Fatalf("Fit(%q) = %q, not a valid tag", s, got)
+		}
+		if Validate(got) != nil {
+			t.Fatalf("Validate rejects Fit's output %q", got)
+		}
+	})
+}
+
+func FuzzRenderAlwaysValid(f *testing.F) {
+	f.Add("svc", "user name", "feature/branch")
+	f.Fuzz(func(t *testing.T, svc, user, branch string) {
+		t.Setenv("USER", user)
+		v := NewVars(svc, Git{Commit: "0123456789abcdef", Branch: branch}, time.Unix(1, 0))
+		got, err := Render("{{.Service}}-{{.User}}-{{.Branch}}-{{.Random}}", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !grammar.MatchString(got) {
+			t.Fatalf("Render gave invalid tag %q", got)
+		}
+	})
+}
