@@ -13,6 +13,7 @@ import (
 
 	"github.com/slipway-dev/slipway/pkg/build"
 	"github.com/slipway-dev/slipway/pkg/engine"
+	"github.com/slipway-dev/slipway/pkg/kind"
 	"github.com/slipway-dev/slipway/pkg/progress"
 	"github.com/slipway-dev/slipway/pkg/run"
 	"github.com/slipway-dev/slipway/pkg/schedule"
@@ -44,6 +45,9 @@ type Options struct {
 	Logs func(service string) io.Writer
 	// StateDir holds run folders; "" means run.StateDir().
 	StateDir string
+	// Kind, if set, loads each image into a Kind cluster as soon as its
+	// build finishes, while the other builds go on.
+	Kind *KindOptions
 }
 
 // Image is one service's outcome.
@@ -56,6 +60,8 @@ type Image struct {
 	Duration time.Duration
 	Err      error
 	Log      string // the full build log
+	// Kind says what loading did on each node, when Options.Kind is set.
+	Kind *Loaded
 }
 
 // Result is what a run made, by service.
@@ -138,6 +144,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if jobs == 0 {
 		jobs = DefaultJobs()
 	}
+	p.loads.SetLimit(max(jobs, 1))
 	tasks := make([]schedule.Task, 0, len(p.services))
 	for _, s := range p.services {
 		tasks = append(tasks, schedule.Task{
@@ -149,6 +156,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		})
 	}
 	outcomes := schedule.Run(ctx, tasks, schedule.Options{Jobs: jobs, KeepGoing: o.KeepGoing})
+	loadErr := p.loads.Wait()
 
 	failed := false
 	for s, oc := range outcomes {
@@ -171,7 +179,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	switch {
 	case ctx.Err() != nil:
 		state = "interrupted"
-	case failed:
+	case failed || loadErr != nil:
 		state = "failed"
 	}
 	end := time.Now()
@@ -182,6 +190,15 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			rs.ID, rs.Status, rs.DurationMS = img.ID, img.Status, img.Duration.Milliseconds()
 			if img.Err != nil {
 				rs.Error = img.Err.Error()
+			}
+			if l := img.Kind; l != nil {
+				rs.Kind = &run.KindLoad{Cluster: l.Cluster, Nodes: map[string]string{}, DurationMS: l.Duration.Milliseconds()}
+				for n, a := range l.Nodes {
+					rs.Kind.Nodes[n] = string(a)
+				}
+				if l.Err != nil {
+					rs.Status, rs.Error = "failed", l.Err.Error()
+				}
 			}
 		}
 	}); err != nil {
@@ -197,6 +214,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			names = append(names, f.Service)
 		}
 		return res, fmt.Errorf("run %s: %w: %s", runID, ErrBuildFailed, strings.Join(names, ", "))
+	case loadErr != nil:
+		return res, fmt.Errorf("run %s: %w", runID, loadErr)
 	}
 	return res, nil
 }
@@ -240,7 +259,30 @@ func (p *plan) buildOne(ctx context.Context, b build.Interface, r *run.Run, img 
 		rec.Services[s].ID, rec.Services[s].Status = out.ID, "built"
 	})
 	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Built, Ref: img.Ref})
+	if p.cluster != nil {
+		// Load while the other builds go on; Build waits for all loads.
+		p.loads.Go(func() error {
+			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loading, Ref: img.Ref})
+			l := loadOne(ctx, p.cluster, p.eng, kind.Image{Ref: img.Ref, ID: img.ID})
+			img.Kind = l
+			if l.Err != nil {
+				rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Failed, Error: l.Err.Error()})
+				return fmt.Errorf("%s: %w", s, l.Err)
+			}
+			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loaded, Ref: img.Ref, Line: NodeSummary(l)})
+			return nil
+		})
+	}
 	return nil
+}
+
+// NodeSummary is "cluster: node=action ..." for tables and logs.
+func NodeSummary(l *Loaded) string {
+	var parts []string
+	for _, n := range SortedServices(l.Nodes) {
+		parts = append(parts, n+"="+string(l.Nodes[n]))
+	}
+	return l.Cluster + ": " + strings.Join(parts, " ")
 }
 
 // spec is the engine-neutral build of service s.

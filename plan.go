@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-dev/slipway/pkg/config"
 	"github.com/slipway-dev/slipway/pkg/engine"
+	"github.com/slipway-dev/slipway/pkg/kind"
 	"github.com/slipway-dev/slipway/pkg/run"
 	"github.com/slipway-dev/slipway/pkg/tag"
 )
@@ -37,6 +39,8 @@ type plan struct {
 	fixedTag string // from --tag or IMAGE_TAG; "" means use the template
 	noCache  bool
 	refs     map[string]Ref
+	cluster  *kind.Cluster // where to load, if anywhere
+	loads    errgroup.Group
 }
 
 // prepare validates every input and reaches the engine; all its errors are
@@ -82,6 +86,11 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 			return nil, usage(err)
 		}
 		p.eng = eng
+	}
+	if o.Kind != nil {
+		if p.cluster, err = findCluster(ctx, *o.Kind, cfg.Kind.Cluster); err != nil {
+			return nil, err
+		}
 	}
 	p.git = tag.ReadGit(ctx, cfg.Dir)
 	if cfg.DirtyMarker != "" {

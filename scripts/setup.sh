@@ -44,7 +44,7 @@ IMG_PYTHON=slipway.local/base/python:3-bookworm
 IMG_KINDNODE=slipway.local/base/kind-node:bookworm
 
 export DEBIAN_FRONTEND=noninteractive
-export PATH="$TOOLS_DIR:/usr/local/go/bin:$PATH"
+export PATH="$TOOLS_DIR:/usr/local/go/bin:/usr/local/bin:/usr/local/sbin:$PATH"
 cd "$REPO_ROOT"
 
 say() { printf '%s\n' "$*"; }
@@ -304,6 +304,10 @@ step_images() {
 
 main() {
   [[ $EUID -eq 0 ]] || die "run as root"
+  # Serialise concurrent runs (parallel test jobs, CI).
+  mkdir -p /var/lock
+  exec 9>/var/lock/slipway-setup.lock
+  flock 9
   step_apt
   step_docker
   step_tools

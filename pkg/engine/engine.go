@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"sort"
 	"strings"
@@ -178,4 +179,15 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]string, 
 		}
 	}
 	return refs, nil
+}
+
+// Save streams an image archive of refs to w (`docker save`), with no temp file.
+func (e *Engine) Save(ctx context.Context, w io.Writer, refs ...string) error {
+	var stderr bytes.Buffer
+	cmd := GroupCommand(ctx, e.Bin, append([]string{"save"}, refs...)...)
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := RunGroup(cmd); err != nil {
+		return fmt.Errorf("%s save %s: %v: %s", e.Name, strings.Join(refs, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
 }

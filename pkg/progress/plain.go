@@ -40,6 +40,9 @@ func (p *Plain) Event(e Event) {
 		if t, ok := p.start[e.Service]; ok && e.State.Final() {
 			msg += fmt.Sprintf(" in %s", e.Time.Sub(t).Round(100*time.Millisecond))
 		}
+		if e.Line != "" {
+			msg += " (" + e.Line + ")"
+		}
 		if e.Error != "" {
 			msg += ": " + e.Error
 		}

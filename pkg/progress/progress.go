@@ -17,6 +17,7 @@ const (
 	Waiting   State = "waiting" // for a build slot
 	Building  State = "building"
 	Loading   State = "loading"
+	Loaded    State = "loaded"
 	Built     State = "built"
 	Reused    State = "reused"
 	Failed    State = "failed"
@@ -28,7 +29,7 @@ const (
 // Final reports whether s ends a service's part in the run.
 func (s State) Final() bool {
 	switch s {
-	case Built, Reused, Failed, Cancelled, Skipped:
+	case Built, Reused, Loaded, Failed, Cancelled, Skipped:
 		return true
 	}
 	return false

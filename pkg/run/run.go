@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,13 +41,22 @@ func NewID(now time.Time) string {
 
 // Service is one service's line in the record and in the metadata file.
 type Service struct {
-	Image      string `json:"image"`
-	Tag        string `json:"tag"`
-	ID         string `json:"id,omitempty"`
-	Status     string `json:"status"`
-	DurationMS int64  `json:"duration_ms"`
-	Error      string `json:"error,omitempty"`
-	Log        string `json:"log,omitempty"`
+	Image      string    `json:"image"`
+	Tag        string    `json:"tag"`
+	ID         string    `json:"id,omitempty"`
+	Status     string    `json:"status"`
+	DurationMS int64     `json:"duration_ms"`
+	Error      string    `json:"error,omitempty"`
+	Log        string    `json:"log,omitempty"`
+	Kind       *KindLoad `json:"kind,omitempty"`
+}
+
+// KindLoad records what loading into a Kind cluster did on each node:
+// loaded, retagged or present.
+type KindLoad struct {
+	Cluster    string            `json:"cluster"`
+	Nodes      map[string]string `json:"nodes"`
+	DurationMS int64             `json:"duration_ms"`
 }
 
 // Record is a run's account of itself; it is also the metadata file's shape.
@@ -143,4 +154,28 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, werr)
 	}
 	return nil
+}
+
+// Records reads every run record under stateDir, newest first. Unreadable
+// ones are skipped: a run killed while starting may have left none.
+func Records(stateDir string) ([]Record, error) {
+	ents, err := os.ReadDir(filepath.Join(stateDir, "runs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading runs: %w", err)
+	}
+	var out []Record
+	for i := len(ents) - 1; i >= 0; i-- {
+		b, err := os.ReadFile(filepath.Join(stateDir, "runs", ents[i].Name(), "run.json"))
+		if err != nil {
+			continue
+		}
+		var r Record
+		if json.Unmarshal(b, &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/slipway-dev/slipway/pkg/cmd/cli"
 	buildcmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/build"
 	configcmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/config"
+	loadcmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/load"
 	tagcmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/tag"
 )
 
@@ -24,6 +25,6 @@ func New(s cli.Streams) *cobra.Command {
 	root.SetErr(s.Err)
 	root.PersistentFlags().StringVarP(&g.File, "file", "f", "", "slipway.yaml to use (default: found by walking up from the working directory)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.UsageErr("%v", err) })
-	root.AddCommand(buildcmd.New(s, g), tagcmd.New(s, g), configcmd.New(s, g))
+	root.AddCommand(buildcmd.New(s, g), tagcmd.New(s, g), configcmd.New(s, g), loadcmd.New(s, g))
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,6 +25,9 @@ type flags struct {
 	jobs                                        int
 	keepGoing, noCache                          bool
 	timeout                                     time.Duration
+	kind                                        string
+	kindSet                                     bool
+	nodes                                       []string
 }
 
 // New returns the build command.
@@ -46,6 +50,9 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the run's result as JSON to this file")
 	fl.StringVarP(&f.output, "output", "o", "table", "table or json (json prints the metadata to stdout)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every build step again")
+	fl.StringVar(&f.kind, "kind", "", "load each image into this Kind cluster as soon as it is built (--kind alone: the default cluster)")
+	fl.Lookup("kind").NoOptDefVal = " "
+	fl.StringSliceVar(&f.nodes, "nodes", nil, "with --kind, only these nodes")
 	return cmd
 }
 
@@ -68,10 +75,14 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 	if jobs == 0 {
 		jobs = -1
 	}
+	var kindOpts *slipway.KindOptions
+	if cmd.Flags().Changed("kind") {
+		kindOpts = &slipway.KindOptions{Cluster: strings.TrimSpace(f.kind), Nodes: f.nodes}
+	}
 	rep := progress.New(f.progress, s.Err, cli.IsTerminal(s.Err))
 	res, err := slipway.Build(cmd.Context(), slipway.Options{
 		Config: g.File, Services: args, Tag: f.tag, Jobs: jobs, KeepGoing: f.keepGoing,
-		Timeout: f.timeout, Engine: f.engine, NoCache: f.noCache, Reporter: rep,
+		Timeout: f.timeout, Engine: f.engine, NoCache: f.noCache, Reporter: rep, Kind: kindOpts,
 	})
 	rep.Close()
 	if res == nil {
@@ -102,14 +113,18 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 
 func printTable(w io.Writer, res *slipway.Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tIMAGE\tSTATUS\tDURATION")
+	fmt.Fprintln(tw, "SERVICE\tIMAGE\tSTATUS\tDURATION\tKIND")
 	for _, svc := range res.Order {
 		img := res.Images[svc]
 		d := "-"
 		if img.Duration > 0 {
 			d = img.Duration.Round(100 * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", svc, img.Ref, img.Status, d)
+		k := "-"
+		if img.Kind != nil {
+			k = slipway.NodeSummary(img.Kind)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", svc, img.Ref, img.Status, d, k)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "run %s (logs: %s)\n", res.Run, res.RunDir)

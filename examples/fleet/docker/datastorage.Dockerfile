@@ -1,0 +1,17 @@
+# datastorage: built with examples/fleet as the context.
+FROM --platform=$BUILDPLATFORM slipway.local/base/golang:1.26-bookworm AS builder
+ARG TARGETOS TARGETARCH
+ARG VERSION=dev
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY internal/ internal/
+COPY cmd/datastorage/ cmd/datastorage/
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags "-s -w -X example.com/fleet/internal/version.Version=$VERSION" \
+    -o /out/datastorage ./cmd/datastorage
+
+FROM slipway.local/base/debian:bookworm AS runtime
+COPY --from=builder /out/datastorage /usr/local/bin/datastorage
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/datastorage"]

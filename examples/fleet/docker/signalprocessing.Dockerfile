@@ -1,0 +1,17 @@
+# signalprocessing: built with examples/fleet as the context.
+FROM --platform=$BUILDPLATFORM slipway.local/base/golang:1.26-bookworm AS builder
+ARG TARGETOS TARGETARCH
+ARG VERSION=dev
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY internal/ internal/
+COPY cmd/signalprocessing/ cmd/signalprocessing/
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags "-s -w -X example.com/fleet/internal/version.Version=$VERSION" \
+    -o /out/signalprocessing ./cmd/signalprocessing
+
+FROM slipway.local/base/debian:bookworm AS runtime
+COPY --from=builder /out/signalprocessing /usr/local/bin/signalprocessing
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/signalprocessing"]

@@ -1,0 +1,168 @@
+package slipway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/slipway-dev/slipway/pkg/config"
+	"github.com/slipway-dev/slipway/pkg/engine"
+	"github.com/slipway-dev/slipway/pkg/kind"
+	"github.com/slipway-dev/slipway/pkg/run"
+)
+
+// KindOptions says which Kind cluster, and which of its nodes, get images.
+type KindOptions struct {
+	// Cluster is the cluster name; "" means KIND_CLUSTER_NAME, then the
+	// config's kind.cluster, then the only cluster present.
+	Cluster string
+	// Nodes, if set, limits loading to these node names.
+	Nodes []string
+}
+
+// Loaded is one image's load into a cluster.
+type Loaded struct {
+	Ref      string
+	Cluster  string
+	Nodes    map[string]kind.Action
+	Duration time.Duration
+	Err      error
+}
+
+// LoadOptions configures Load.
+type LoadOptions struct {
+	Kind KindOptions
+	// Engine holding the images: "docker", "podman" or "" to detect.
+	Engine string
+	// Jobs bounds images loaded at once: 0 means the number of CPUs.
+	Jobs int
+	// ConfigCluster is the config's kind.cluster default, if any.
+	ConfigCluster string
+}
+
+// Load puts refs (images in the engine) into the Kind cluster's nodes,
+// sending only what each node lacks. It returns one entry per ref.
+func Load(ctx context.Context, o LoadOptions, refs ...string) (map[string]*Loaded, error) {
+	eng, err := engine.Detect(ctx, o.Engine)
+	if err != nil {
+		return nil, usage(err)
+	}
+	c, err := findCluster(ctx, o.Kind, o.ConfigCluster)
+	if err != nil {
+		return nil, err
+	}
+	imgs := make([]kind.Image, 0, len(refs))
+	for _, r := range refs {
+		img, err := eng.Inspect(ctx, r)
+		if err != nil {
+			return nil, usagef("image %s: %w", r, err)
+		}
+		imgs = append(imgs, kind.Image{Ref: r, ID: img.ID})
+	}
+	out := map[string]*Loaded{}
+	g, gctx := errgroup.WithContext(ctx)
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = DefaultJobs()
+	}
+	g.SetLimit(jobs)
+	res := make([]*Loaded, len(imgs))
+	for i, img := range imgs {
+		g.Go(func() error {
+			res[i] = loadOne(gctx, c, eng, img)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var errs []error
+	for _, l := range res {
+		out[l.Ref] = l
+		if l.Err != nil {
+			errs = append(errs, l.Err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func loadOne(ctx context.Context, c *kind.Cluster, eng *engine.Engine, img kind.Image) *Loaded {
+	start := time.Now()
+	nodes, err := kind.Load(ctx, c, eng, img)
+	return &Loaded{Ref: img.Ref, Cluster: c.Name, Nodes: nodes, Duration: time.Since(start), Err: err}
+}
+
+// findCluster resolves and finds the cluster; its errors are usage errors,
+// so a missing cluster stops a run before anything is built.
+func findCluster(ctx context.Context, o KindOptions, configCluster string) (*kind.Cluster, error) {
+	name, err := kind.Resolve(o.Cluster, configCluster)
+	if err != nil {
+		return nil, usage(err)
+	}
+	c, err := kind.Find(ctx, name, o.Nodes)
+	if err != nil {
+		return nil, usage(err)
+	}
+	if len(c.Nodes) == 0 {
+		return nil, usage(fmt.Errorf("Kind cluster %q has no nodes", name))
+	}
+	return c, nil
+}
+
+// ResolveImages turns service names into the image the newest run of the
+// project built for each; arguments with ':' or '/' are image references
+// already. It also returns the config's default Kind cluster.
+func ResolveImages(configPath string, args []string) ([]string, string, error) {
+	var cfg *config.Config
+	var refs []string
+	for _, a := range args {
+		if strings.ContainsAny(a, ":/") {
+			refs = append(refs, a)
+			continue
+		}
+		if cfg == nil {
+			c, err := config.Load(orDot(configPath))
+			if err != nil {
+				return nil, "", usage(err)
+			}
+			cfg = c
+		}
+		if cfg.Services[a] == nil {
+			return nil, "", usagef("unknown service %q", a)
+		}
+		ref, err := latestBuilt(run.StateDir(), cfg.Project, a)
+		if err != nil {
+			return nil, "", err
+		}
+		refs = append(refs, ref)
+	}
+	cluster := ""
+	if cfg != nil {
+		cluster = cfg.Kind.Cluster
+	} else if c, err := config.Load(orDot(configPath)); err == nil {
+		cluster = c.Kind.Cluster
+	}
+	return refs, cluster, nil
+}
+
+func latestBuilt(stateDir, project, service string) (string, error) {
+	recs, err := run.Records(stateDir)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range recs {
+		if s := r.Services[service]; r.Project == project && s != nil && s.Status == "built" {
+			return s.Image, nil
+		}
+	}
+	return "", usagef("no run of %s has built %s yet (run slipway build %s)", project, service, service)
+}
+
+func orDot(p string) string {
+	if p == "" {
+		return "."
+	}
+	return p
+}

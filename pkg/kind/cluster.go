@@ -1,0 +1,121 @@
+// Package kind puts images into the nodes of a Kind cluster: it finds the
+// nodes with kind's own library, on whichever provider (docker or podman)
+// actually holds them, and streams each missing image into containerd.
+package kind
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+)
+
+// Cluster is a Kind cluster and the provider its nodes live on.
+type Cluster struct {
+	Name     string
+	Provider string // "docker" or "podman"
+	Nodes    []nodes.Node
+}
+
+// providers lists the kind providers whose CLI is installed.
+func providers() map[string]*cluster.Provider {
+	out := map[string]*cluster.Provider{}
+	if _, err := exec.LookPath("docker"); err == nil {
+		out["docker"] = cluster.NewProvider(cluster.ProviderWithDocker())
+	}
+	if _, err := exec.LookPath("podman"); err == nil {
+		out["podman"] = cluster.NewProvider(cluster.ProviderWithPodman())
+	}
+	return out
+}
+
+// List returns every Kind cluster on every provider, as provider/name.
+func List() map[string][]string {
+	out := map[string][]string{}
+	for pname, p := range providers() {
+		names, err := p.List()
+		if err != nil {
+			continue
+		}
+		for _, n := range names {
+			out[n] = append(out[n], pname)
+		}
+	}
+	return out
+}
+
+// Resolve picks the cluster name: name, else $KIND_CLUSTER_NAME, else
+// fallback (the config's), else the only cluster present.
+func Resolve(name, fallback string) (string, error) {
+	for _, n := range []string{name, os.Getenv("KIND_CLUSTER_NAME"), fallback} {
+		if n != "" {
+			return n, nil
+		}
+	}
+	all := List()
+	if len(all) == 1 {
+		for n := range all {
+			return n, nil
+		}
+	}
+	if len(all) == 0 {
+		return "", fmt.Errorf("no Kind cluster found (looked with %s); name one with --cluster", strings.Join(providerNames(), " and "))
+	}
+	return "", fmt.Errorf("several Kind clusters found (%s); name one with --cluster or KIND_CLUSTER_NAME", strings.Join(sortedKeys(all), ", "))
+}
+
+// Find returns the named cluster's nodes, looking on every provider, so a
+// cluster made under podman is found even when docker is installed too.
+// only, if not empty, keeps just the nodes with those names.
+func Find(ctx context.Context, name string, only []string) (*Cluster, error) {
+	all := List()
+	provs := all[name]
+	if len(provs) == 0 {
+		known := sortedKeys(all)
+		if len(known) == 0 {
+			return nil, fmt.Errorf("no Kind cluster %q: no clusters found with %s", name, strings.Join(providerNames(), " or "))
+		}
+		return nil, fmt.Errorf("no Kind cluster %q (found: %s)", name, strings.Join(known, ", "))
+	}
+	if len(provs) > 1 {
+		return nil, fmt.Errorf("Kind cluster %q exists under both %s; stop one of them", name, strings.Join(provs, " and "))
+	}
+	ns, err := providers()[provs[0]].ListNodes(name)
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes of Kind cluster %q under %s: %w", name, provs[0], err)
+	}
+	if len(only) > 0 {
+		var keep []nodes.Node
+		for _, n := range ns {
+			if slices.Contains(only, n.String()) {
+				keep = append(keep, n)
+			}
+		}
+		for _, want := range only {
+			if !slices.ContainsFunc(keep, func(n nodes.Node) bool { return n.String() == want }) {
+				return nil, fmt.Errorf("Kind cluster %q has no node %q", name, want)
+			}
+		}
+		ns = keep
+	}
+	if len(ns) == 0 {
+		return nil, fmt.Errorf("Kind cluster %q has no nodes", name)
+	}
+	return &Cluster{Name: name, Provider: provs[0], Nodes: ns}, nil
+}
+
+func providerNames() []string { return sortedKeys(providers()) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for x := range m {
+		k = append(k, x)
+	}
+	slices.Sort(k)
+	return k
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: make the machine ready (engine, tools, base images),
+# then every unit and integration test with the race detector. Integration
+# tests fail, never skip, when the engine is missing.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+"$root/scripts/setup.sh"
+export PATH="$PATH:$(go env GOPATH)/bin"
+go vet ./...
+go test -race -count=1 -timeout 40m "$@" ./...
