@@ -150,8 +150,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		tasks = append(tasks, schedule.Task{
 			Name: s,
 			Deps: p.cfg.Services[s].DependsOn,
-			Run: func(ctx context.Context) error {
-				return p.buildOne(ctx, builder, r, res.Images[s], o, rep, runID, now)
+			Run: func(taskCtx context.Context) error {
+				// Loads outlive the task; they stop only with the caller's ctx.
+				return p.buildOne(taskCtx, ctx, builder, r, res.Images[s], o, rep, runID, now)
 			},
 		})
 	}
@@ -220,7 +221,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-func (p *plan) buildOne(ctx context.Context, b build.Interface, r *run.Run, img *Image, o Options, rep progress.Reporter, runID string, now time.Time) error {
+func (p *plan) buildOne(ctx, loadCtx context.Context, b build.Interface, r *run.Run, img *Image, o Options, rep progress.Reporter, runID string, now time.Time) error {
 	s := img.Service
 	logf, err := openLog(img.Log)
 	if err != nil {
@@ -263,7 +264,7 @@ func (p *plan) buildOne(ctx context.Context, b build.Interface, r *run.Run, img 
 		// Load while the other builds go on; Build waits for all loads.
 		p.loads.Go(func() error {
 			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loading, Ref: img.Ref})
-			l := loadOne(ctx, p.cluster, p.eng, kind.Image{Ref: img.Ref, ID: img.ID})
+			l := loadOne(loadCtx, p.cluster, p.eng, kind.Image{Ref: img.Ref, ID: img.ID})
 			img.Kind = l
 			if l.Err != nil {
 				rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Failed, Error: l.Err.Error()})

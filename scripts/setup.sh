@@ -103,15 +103,13 @@ step_docker() {
 
   # A dockerd may be starting right now; give it a moment before starting another.
   if pgrep -x dockerd >/dev/null 2>&1; then
-    local i
-    for i in $(seq 1 40); do docker_ok && { say "ok: docker running"; return; }; sleep 0.25; done
+    for _ in $(seq 1 40); do docker_ok && { say "ok: docker running"; return; }; sleep 0.25; done
     die "dockerd is running but does not answer (see $DOCKERD_LOG)"
   fi
 
   say "starting dockerd (log: $DOCKERD_LOG)"
   setsid nohup dockerd "${args[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null &
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     docker_ok && { say "ok: docker running (started${args:+, runtime slipway-runc})"; return; }
     sleep 0.25
   done

@@ -1,0 +1,138 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// newCluster creates a Kind-shaped cluster (control plane + one worker)
+// with scripts/kind-nodes.sh and removes it when the test ends.
+func newCluster(t *testing.T) (name string, nodes []string) {
+	t.Helper()
+	needEngine(t)
+	if _, err := exec.LookPath("kind"); err != nil {
+		t.Fatalf("the kind CLI is needed as a cross-check (run scripts/setup.sh): %v", err)
+	}
+	name = fmt.Sprintf("sw%d", time.Now().UnixNano()%1000000)
+	script := filepath.Join(repoRoot(), "scripts", "kind-nodes.sh")
+	if out, err := exec.Command(script, "create", name, "1").CombinedOutput(); err != nil {
+		t.Fatalf("creating nodes: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command(script, "delete", name).Run() })
+	return name, []string{name + "-control-plane", name + "-worker"}
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func nodeExec(t *testing.T, node string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", append([]string{"exec", node}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v: %v\n%s", node, args, err, out)
+	}
+	return string(out)
+}
+
+func TestKindBuildLoadsAndRuns(t *testing.T) {
+	cluster, nodes := newCluster(t)
+	r := newRepo(t, map[string]string{"alpha": okWith("alpha-says-hi"), "beta": okWith("beta-says-hi")}, "")
+	res := r.slipway(context.Background(), nil, "build", "--kind="+cluster, "--progress", "plain")
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	for _, svc := range []string{"alpha", "beta"} {
+		m := res.Meta.Services[svc]
+		if m.Kind == nil || m.Kind.Cluster != cluster || len(m.Kind.Nodes) != 2 {
+			t.Fatalf("%s: metadata lacks the load: %+v", svc, m.Kind)
+		}
+		for _, n := range nodes {
+			if a := m.Kind.Nodes[n]; a != "loaded" {
+				t.Errorf("%s on %s: %q, want loaded", svc, n, a)
+			}
+			if imgs := nodeExec(t, n, "crictl", "images"); !strings.Contains(imgs, strings.SplitN(m.Image, ":", 2)[0]) {
+				t.Errorf("%s: crictl images on %s lacks %s:\n%s", svc, n, m.Image, imgs)
+			}
+			out := nodeExec(t, n, "ctr", "-n", "k8s.io", "run", "--rm", m.Image, "t-"+svc)
+			if strings.TrimSpace(out) != svc+"-says-hi" {
+				t.Errorf("%s on %s printed %q", svc, n, out)
+			}
+		}
+		// The real kind CLI agrees the image is there.
+		out, err := exec.Command("kind", "load", "docker-image", "--name", cluster, m.Image).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "already present") {
+			t.Errorf("kind load after slipway: %v\n%s", err, out)
+		}
+	}
+	// A second load sends nothing.
+	alpha := res.Meta.Services["alpha"].Image
+	load := r.slipway(context.Background(), nil, "load", "--cluster", cluster, "alpha", res.Meta.Services["beta"].Image)
+	if load.Code != 0 || strings.Count(load.Stdout, "=present") != 4 || strings.Contains(load.Stdout, "=loaded") {
+		t.Fatalf("second load: exit %d\n%s\n%s", load.Code, load.Stdout, load.Stderr)
+	}
+	// Same content under a new name: re-tagged on the nodes, not sent again.
+	renamed := strings.SplitN(alpha, ":", 2)[0] + ":renamed"
+	if err := exec.Command("docker", "tag", alpha, renamed).Run(); err != nil {
+		t.Fatal(err)
+	}
+	load = r.slipway(context.Background(), nil, "load", "--cluster", cluster, renamed)
+	if load.Code != 0 || strings.Count(load.Stdout, "=retagged") != 2 {
+		t.Fatalf("retag: exit %d\n%s\n%s", load.Code, load.Stdout, load.Stderr)
+	}
+	if out := nodeExec(t, nodes[1], "crictl", "inspecti", renamed); !strings.Contains(out, res.Meta.Services["alpha"].ID) {
+		t.Errorf("renamed image has another ID on the node:\n%s", out)
+	}
+}
+
+func TestKindErrors(t *testing.T) {
+	cluster, nodes := newCluster(t)
+	r := newRepo(t, map[string]string{"alpha": okWith("a")}, "")
+
+	res := r.slipway(context.Background(), nil, "build", "--kind=no-such-cluster", "--progress", "quiet")
+	if res.Code != 2 || !strings.Contains(res.Stderr, `no Kind cluster "no-such-cluster"`) {
+		t.Fatalf("missing cluster: exit %d: %s", res.Code, res.Stderr)
+	}
+	if len(res.Meta.Services) != 0 {
+		t.Fatal("a build started although the cluster was missing")
+	}
+
+	res = r.slipway(context.Background(), nil, "build", "--progress", "quiet")
+	if res.Code != 0 {
+		t.Fatalf("build: %s", res.Stderr)
+	}
+	ref := res.Meta.Services["alpha"].Image
+	if out, err := exec.Command("docker", "stop", "-t", "1", nodes[1]).CombinedOutput(); err != nil {
+		t.Fatalf("stopping node: %v %s", err, out)
+	}
+	load := r.slipway(context.Background(), nil, "load", "--cluster", cluster, ref)
+	if load.Code == 0 || !strings.Contains(load.Stderr, nodes[1]) || !strings.Contains(load.Stderr, ref) {
+		t.Fatalf("stopped node: exit %d\n%s\n%s", load.Code, load.Stdout, load.Stderr)
+	}
+	if n := strings.Count(strings.TrimSpace(load.Stderr), "\n"); n > 2 {
+		t.Errorf("error is %d lines:\n%s", n+1, load.Stderr)
+	}
+}
+
+func TestLoadLeavesNoTempFiles(t *testing.T) {
+	cluster, _ := newCluster(t)
+	r := newRepo(t, map[string]string{"alpha": okWith("a"), "beta": okWith("b")}, "")
+	tmp := t.TempDir()
+	env := []string{"TMPDIR=" + tmp}
+	res := r.slipway(context.Background(), env, "build", "--kind="+cluster, "--progress", "quiet")
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	ents, _ := os.ReadDir(tmp)
+	if len(ents) != 0 {
+		t.Fatalf("temp files left: %v", ents)
+	}
+}
