@@ -48,6 +48,9 @@ type Options struct {
 	// Kind, if set, loads each image into a Kind cluster as soon as its
 	// build finishes, while the other builds go on.
 	Kind *KindOptions
+	// Cleanup removes this run's images from the local engine once they
+	// are in every Kind node (as the old script's --cleanup did).
+	Cleanup bool
 }
 
 // Image is one service's outcome.
@@ -62,6 +65,8 @@ type Image struct {
 	Log      string // the full build log
 	// Kind says what loading did on each node, when Options.Kind is set.
 	Kind *Loaded
+	// CleanedUp is set when Options.Cleanup removed the engine's copy.
+	CleanedUp bool
 }
 
 // Result is what a run made, by service.
@@ -127,6 +132,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.Close()
 	res := &Result{Run: runID, RunDir: r.Dir, Engine: p.eng.Name, Images: map[string]*Image{}, Order: p.services}
 	for _, s := range p.services {
 		img := &Image{Service: s, Ref: p.refs[s].String(), Tag: p.refs[s].Tag, Status: "queued", Log: r.LogPath(s)}
@@ -157,7 +163,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		})
 	}
 	outcomes := schedule.Run(ctx, tasks, schedule.Options{Jobs: jobs, KeepGoing: o.KeepGoing})
-	loadErr := p.loads.Wait()
+	_ = p.loads.Wait() // load errors are in each image's Kind
+	if o.Cleanup {
+		p.cleanupEngine(ctx, res)
+	}
 
 	failed := false
 	for s, oc := range outcomes {
@@ -172,6 +181,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		default:
 			img.Status, img.Err = "cancelled", oc.Err
 		}
+		if img.Kind != nil && img.Kind.Err != nil {
+			img.Status, img.Err, failed = "failed", img.Kind.Err, true
+		}
 		if img.Status != "built" && img.Status != "failed" {
 			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.State(img.Status)})
 		}
@@ -180,27 +192,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	switch {
 	case ctx.Err() != nil:
 		state = "interrupted"
-	case failed || loadErr != nil:
+	case failed:
 		state = "failed"
 	}
 	end := time.Now()
 	if err := r.Update(func(rec *run.Record) {
 		rec.State, rec.Ended = state, &end
 		for s, img := range res.Images {
-			rs := rec.Services[s]
-			rs.ID, rs.Status, rs.DurationMS = img.ID, img.Status, img.Duration.Milliseconds()
-			if img.Err != nil {
-				rs.Error = img.Err.Error()
-			}
-			if l := img.Kind; l != nil {
-				rs.Kind = &run.KindLoad{Cluster: l.Cluster, Nodes: map[string]string{}, DurationMS: l.Duration.Milliseconds()}
-				for n, a := range l.Nodes {
-					rs.Kind.Nodes[n] = string(a)
-				}
-				if l.Err != nil {
-					rs.Status, rs.Error = "failed", l.Err.Error()
-				}
-			}
+			img.fill(rec.Services[s])
 		}
 	}); err != nil {
 		return res, err
@@ -215,8 +214,6 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			names = append(names, f.Service)
 		}
 		return res, fmt.Errorf("run %s: %w: %s", runID, ErrBuildFailed, strings.Join(names, ", "))
-	case loadErr != nil:
-		return res, fmt.Errorf("run %s: %w", runID, loadErr)
 	}
 	return res, nil
 }
@@ -266,6 +263,9 @@ func (p *plan) buildOne(ctx, loadCtx context.Context, b build.Interface, r *run.
 			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loading, Ref: img.Ref})
 			l := loadOne(loadCtx, p.cluster, p.eng, kind.Image{Ref: img.Ref, ID: img.ID})
 			img.Kind = l
+			// Record the load now: a run killed later must still know which
+			// nodes hold this image, so that clean can reach them.
+			_ = r.Update(func(rec *run.Record) { img.fill(rec.Services[s]) })
 			if l.Err != nil {
 				rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Failed, Error: l.Err.Error()})
 				return fmt.Errorf("%s: %w", s, l.Err)
@@ -275,6 +275,40 @@ func (p *plan) buildOne(ctx, loadCtx context.Context, b build.Interface, r *run.
 		})
 	}
 	return nil
+}
+
+// cleanupEngine untags from the engine each image that reached every node;
+// one whose load failed stays, so nothing is lost.
+func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
+	for _, s := range res.Order {
+		img := res.Images[s]
+		if img.Kind == nil || img.Kind.Err != nil {
+			continue
+		}
+		if err := p.eng.Untag(ctx, img.Ref); err == nil {
+			img.CleanedUp = true
+		}
+	}
+}
+
+// fill copies what is known of img into its record entry.
+func (img *Image) fill(rs *run.Service) {
+	rs.ID, rs.DurationMS, rs.CleanedUp = img.ID, img.Duration.Milliseconds(), img.CleanedUp
+	if img.Status != "" && img.Status != "queued" {
+		rs.Status = img.Status
+	}
+	if img.Err != nil {
+		rs.Error = img.Err.Error()
+	}
+	if l := img.Kind; l != nil {
+		rs.Kind = &run.KindLoad{Cluster: l.Cluster, Nodes: map[string]string{}, DurationMS: l.Duration.Milliseconds()}
+		for n, a := range l.Nodes {
+			rs.Kind.Nodes[n] = string(a)
+		}
+		if l.Err != nil {
+			rs.Status, rs.Error = "failed", l.Err.Error()
+		}
+	}
 }
 
 // NodeSummary is "cluster: node=action ..." for tables and logs.
@@ -335,6 +369,9 @@ const (
 	LabelRun     = "dev.slipway.run"
 	LabelProject = "dev.slipway.project"
 	LabelCreated = "dev.slipway.created"
+	// LabelRef is the reference the image was built under: the one name of
+	// it that cleanup may remove without a run record saying so.
+	LabelRef = "dev.slipway.ref"
 )
 
 func (p *plan) labels(s, runID string, now time.Time) map[string]string {

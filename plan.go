@@ -87,6 +87,9 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 		}
 		p.eng = eng
 	}
+	if o.Cleanup && o.Kind == nil {
+		return nil, usagef("--cleanup removes the local copy once an image is in Kind: it needs --kind")
+	}
 	if o.Kind != nil {
 		if p.cluster, err = findCluster(ctx, *o.Kind, cfg.Kind.Cluster); err != nil {
 			return nil, err

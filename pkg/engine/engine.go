@@ -120,13 +120,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Image, error) {
 	if err := json.Unmarshal(out, &raw); err != nil || len(raw) == 0 {
 		return nil, fmt.Errorf("inspecting %s: unreadable answer from %s", ref, e.Name)
 	}
-	r := raw[0]
-	img := &Image{ID: normID(r.ID), RepoTags: r.RepoTags, Size: r.Size, Labels: r.Config.Labels}
-	if img.Labels == nil {
-		img.Labels = r.Labels
-	}
-	img.Created, _ = time.Parse(time.RFC3339Nano, r.Created)
-	return img, nil
+	return raw[0].image(), nil
 }
 
 func isNotFound(err error) bool {

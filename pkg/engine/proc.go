@@ -12,7 +12,9 @@ import (
 // otherwise outlive a cancelled build.
 func GroupCommand(ctx context.Context, bin string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if slipway itself is SIGKILLed, the kernel still stops
+	// the build client, so no build is left running unowned.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	cmd.Cancel = func() error {
 		// SIGTERM first so the client can tell the daemon to stop the build.
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)

@@ -72,7 +72,13 @@ func Load(ctx context.Context, c *Cluster, s Saver, img Image) (map[string]Actio
 	if len(need) == 0 {
 		return out, nil
 	}
-	if err := stream(ctx, need, s, img); err != nil {
+	unlock, err := lockNodes(ctx, c.Provider, need)
+	if err != nil {
+		return out, err
+	}
+	err = stream(ctx, need, s, img)
+	unlock()
+	if err != nil {
 		return out, err
 	}
 	for _, n := range need {
@@ -179,7 +185,7 @@ func importArchive(ctx context.Context, n nodes.Node, r io.Reader) error {
 		return err
 	}
 	var stderr bytes.Buffer
-	err = n.CommandContext(ctx, "ctr", "--namespace=k8s.io", "images", "import", "--digests", "--snapshotter="+snap, "-").
+	err = n.CommandContext(ctx, "ctr", "--namespace=k8s.io", "images", "import", "--snapshotter="+snap, "-").
 		SetStdin(r).SetStderr(&stderr).Run()
 	if err != nil {
 		return fmt.Errorf("ctr images import: %w: %s", runErr(err), strings.TrimSpace(stderr.String()))

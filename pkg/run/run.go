@@ -49,6 +49,8 @@ type Service struct {
 	Error      string    `json:"error,omitempty"`
 	Log        string    `json:"log,omitempty"`
 	Kind       *KindLoad `json:"kind,omitempty"`
+	// CleanedUp is set once --cleanup removed the engine's copy.
+	CleanedUp bool `json:"cleaned_up,omitempty"`
 }
 
 // KindLoad records what loading into a Kind cluster did on each node:
@@ -75,8 +77,9 @@ type Record struct {
 type Run struct {
 	Dir string
 
-	mu  sync.Mutex
-	rec Record
+	mu     sync.Mutex
+	rec    Record
+	unlock func()
 }
 
 // Start creates the run's folder under stateDir and saves its first record.
@@ -89,8 +92,26 @@ func Start(stateDir string, rec Record) (*Run, error) {
 		rec.Services = map[string]*Service{}
 	}
 	rec.State = "running"
-	r := &Run{Dir: dir, rec: rec}
-	return r, r.save()
+	unlock, ok, err := TryLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("run %s: %w", rec.Run, ErrInProgress)
+	}
+	r := &Run{Dir: dir, rec: rec, unlock: unlock}
+	if err := r.save(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close releases the run's lock; the record stays.
+func (r *Run) Close() {
+	if r.unlock != nil {
+		r.unlock()
+	}
 }
 
 // LogPath is where service's full build log goes.

@@ -23,7 +23,7 @@ import (
 type flags struct {
 	tag, engine, progress, metadataFile, output string
 	jobs                                        int
-	keepGoing, noCache                          bool
+	keepGoing, noCache, cleanup                 bool
 	timeout                                     time.Duration
 	kind                                        string
 	kindSet                                     bool
@@ -53,6 +53,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	fl.StringVar(&f.kind, "kind", "", "load each image into this Kind cluster as soon as it is built (--kind alone: the default cluster)")
 	fl.Lookup("kind").NoOptDefVal = " "
 	fl.StringSliceVar(&f.nodes, "nodes", nil, "with --kind, only these nodes")
+	fl.BoolVar(&f.cleanup, "cleanup", false, "with --kind, remove each image from the local engine once it is in every node")
 	return cmd
 }
 
@@ -83,6 +84,7 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 	res, err := slipway.Build(cmd.Context(), slipway.Options{
 		Config: g.File, Services: args, Tag: f.tag, Jobs: jobs, KeepGoing: f.keepGoing,
 		Timeout: f.timeout, Engine: f.engine, NoCache: f.noCache, Reporter: rep, Kind: kindOpts,
+		Cleanup: f.cleanup,
 	})
 	rep.Close()
 	if res == nil {

@@ -1,0 +1,238 @@
+package slipway
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/slipway-dev/slipway/pkg/engine"
+	"github.com/slipway-dev/slipway/pkg/kind"
+	"github.com/slipway-dev/slipway/pkg/run"
+	"github.com/slipway-dev/slipway/pkg/tag"
+)
+
+// Removal is what a clean or prune removed (or, dry, would remove) and
+// what it kept because a container uses it.
+type Removal struct {
+	Run     string
+	Removed []Copy
+	Kept    []Copy
+	DryRun  bool
+}
+
+// CleanOptions picks the run to clean.
+type CleanOptions struct {
+	// Run is the run ID; "" means the newest run in the state folder.
+	Run string
+	// Clusters are Kind clusters to clean; none means those the run loaded into.
+	Clusters []string
+	// Force cleans a run that still holds its lock.
+	Force    bool
+	DryRun   bool
+	StateDir string
+	Engine   string
+}
+
+// Clean removes one run's images from the engine and from every Kind node
+// it reached — only names that run gave, never another run's or user's.
+func Clean(ctx context.Context, o CleanOptions) (*Removal, error) {
+	stateDir := orState(o.StateDir)
+	id := o.Run
+	if id == "" {
+		recs, err := run.Records(stateDir)
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 0 {
+			return nil, usagef("no runs recorded in %s", stateDir)
+		}
+		id = recs[0].Run
+	}
+	rec, dir, err := run.Load(stateDir, id)
+	if err != nil {
+		return nil, usage(err)
+	}
+	release, ok, err := run.TryLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !ok && !o.Force {
+		return nil, usagef("run %s is still in progress; refusing to clean it (use --force)", id)
+	}
+	if ok {
+		defer release()
+	}
+	eng, err := engine.Detect(ctx, firstNonEmpty(o.Engine, rec.Engine))
+	if err != nil {
+		return nil, usage(err)
+	}
+	names := o.Clusters
+	if len(names) == 0 {
+		for _, s := range rec.Services {
+			if s.Kind != nil && s.Kind.Cluster != "" && !slices.Contains(names, s.Kind.Cluster) {
+				names = append(names, s.Kind.Cluster)
+			}
+		}
+	}
+	clusters, err := findClusters(ctx, names, len(o.Clusters) > 0)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]string{} // ref -> ID this run made
+	for _, s := range rec.Services {
+		if s.ID != "" {
+			want[s.Image] = s.ID
+		}
+	}
+	copies, err := inventory(ctx, eng, clusters, stateDir)
+	if err != nil {
+		return nil, err
+	}
+	var targets []Copy
+	for _, c := range copies {
+		if want[c.Ref] == c.ID || (c.Run == id && c.Project == rec.Project) {
+			targets = append(targets, c)
+		}
+	}
+	return apply(ctx, eng, id, targets, o.DryRun)
+}
+
+// PruneOptions picks images by age and owner.
+type PruneOptions struct {
+	OlderThan time.Duration
+	// User is whose images; "" means the current user.
+	User     string
+	AllUsers bool
+	// Keep keeps the newest Keep images of each service in each place.
+	Keep     int
+	Clusters []string
+	DryRun   bool
+	StateDir string
+	Engine   string
+}
+
+// Prune removes slipway-made images older than OlderThan, of one user (or
+// all), from the engine and the named Kind clusters.
+func Prune(ctx context.Context, o PruneOptions) (*Removal, error) {
+	if o.OlderThan < 0 {
+		return nil, usagef("--older-than %s: must not be negative", o.OlderThan)
+	}
+	if o.Keep < 0 {
+		return nil, usagef("--keep %d: must not be negative", o.Keep)
+	}
+	user := o.User
+	if user == "" {
+		user = tag.CurrentUser()
+	}
+	eng, err := engine.Detect(ctx, o.Engine)
+	if err != nil {
+		return nil, usage(err)
+	}
+	clusters, err := findClusters(ctx, o.Clusters, true)
+	if err != nil {
+		return nil, err
+	}
+	copies, err := inventory(ctx, eng, clusters, orState(o.StateDir))
+	if err != nil {
+		return nil, err
+	}
+	// Newest first, so the first Keep of each place+project+service stay.
+	sort.SliceStable(copies, func(i, j int) bool { return copies[i].Created.After(copies[j].Created) })
+	seen := map[string]int{}
+	cutoff := time.Now().Add(-o.OlderThan)
+	var targets []Copy
+	for _, c := range copies {
+		if !o.AllUsers && c.User != user {
+			continue
+		}
+		key := c.Place + "\x00" + c.Project + "\x00" + c.Service
+		seen[key]++
+		if seen[key] <= o.Keep || c.Created.After(cutoff) {
+			continue
+		}
+		targets = append(targets, c)
+	}
+	return apply(ctx, eng, "", targets, o.DryRun)
+}
+
+// List returns every slipway-made image name in the engine and in the
+// named clusters (all clusters found when none are named).
+func List(ctx context.Context, engineName string, clusterNames []string, stateDir string) ([]Copy, error) {
+	eng, err := engine.Detect(ctx, engineName)
+	if err != nil {
+		return nil, usage(err)
+	}
+	explicit := len(clusterNames) > 0
+	if !explicit {
+		clusterNames = SortedServices(kind.List())
+	}
+	clusters, err := findClusters(ctx, clusterNames, explicit)
+	if err != nil {
+		return nil, err
+	}
+	copies, err := inventory(ctx, eng, clusters, orState(stateDir))
+	sort.SliceStable(copies, func(i, j int) bool {
+		if copies[i].Place != copies[j].Place {
+			return copies[i].Place < copies[j].Place
+		}
+		return copies[i].Created.After(copies[j].Created)
+	})
+	return copies, err
+}
+
+func apply(ctx context.Context, eng *engine.Engine, runID string, targets []Copy, dry bool) (*Removal, error) {
+	r := &Removal{Run: runID, DryRun: dry}
+	var doomed []Copy
+	for _, c := range targets {
+		if c.InUse {
+			r.Kept = append(r.Kept, c)
+		} else {
+			doomed = append(doomed, c)
+		}
+	}
+	if dry {
+		r.Removed = doomed
+		return r, nil
+	}
+	done, err := remove(ctx, eng, doomed)
+	r.Removed = done
+	return r, err
+}
+
+// findClusters finds each named cluster. A cluster the user named must
+// exist; one only remembered from a run record may be gone, and is skipped.
+func findClusters(ctx context.Context, names []string, mustExist bool) ([]*kind.Cluster, error) {
+	var out []*kind.Cluster
+	for _, n := range names {
+		c, err := kind.Find(ctx, n, nil)
+		switch {
+		case err == nil:
+			out = append(out, c)
+		case mustExist:
+			return nil, usage(err)
+		}
+		// A cluster gone since the run holds nothing left to clean.
+	}
+	return out, nil
+}
+
+func orState(d string) string {
+	if d == "" {
+		return run.StateDir()
+	}
+	return d
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// String is "place ref" for reports.
+func (c Copy) String() string { return fmt.Sprintf("%s %s", c.Place, c.Ref) }

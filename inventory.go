@@ -1,0 +1,149 @@
+package slipway
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/slipway-dev/slipway/pkg/engine"
+	"github.com/slipway-dev/slipway/pkg/kind"
+	"github.com/slipway-dev/slipway/pkg/run"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+)
+
+// EnginePlace is the Place of copies in the local engine.
+const EnginePlace = "engine"
+
+// Copy is one name of a slipway-made image in one place: the engine, or a
+// Kind node ("cluster/node").
+type Copy struct {
+	Place   string
+	Ref     string
+	ID      string
+	Service string
+	User    string
+	Run     string
+	Project string
+	Created time.Time
+	Size    int64
+	InUse   bool // a container uses it: never removed
+
+	node nodes.Node
+}
+
+// inventory lists the copies slipway may remove: names it gave to images it
+// built (the image's own dev.slipway.ref label, or a name a run record
+// says it gave). Foreign names of the same image are never listed.
+func inventory(ctx context.Context, eng *engine.Engine, clusters []*kind.Cluster, stateDir string) ([]Copy, error) {
+	given := recordedRefs(stateDir)
+	ours := func(ref, id string, labels map[string]string) bool {
+		if labels[LabelUser] == "" {
+			return false
+		}
+		return labels[LabelRef] == ref || given[ref] == id
+	}
+	var mu sync.Mutex
+	var out []Copy
+	add := func(c Copy) { mu.Lock(); out = append(out, c); mu.Unlock() }
+	var errs []error
+
+	if eng != nil {
+		imgs, err := eng.Images(ctx, LabelUser)
+		if err != nil {
+			return nil, err
+		}
+		used, err := eng.ImagesInUse(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, img := range imgs {
+			for _, ref := range img.RepoTags {
+				if ours(ref, img.ID, img.Labels) {
+					add(newCopy(EnginePlace, ref, img.ID, img.Labels, img.Size, used[img.ID], nil))
+				}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for _, c := range clusters {
+		for _, n := range c.Nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				imgs, err := kind.Images(ctx, n)
+				if err == nil {
+					var used map[string]bool
+					if used, err = kind.ImagesInUse(ctx, n); err == nil {
+						for _, img := range imgs {
+							for _, ref := range img.RepoTags {
+								if ours(ref, img.ID, img.Labels) {
+									add(newCopy(c.Name+"/"+n.String(), ref, img.ID, img.Labels, img.Size, used[ref] || used[img.ID], n))
+								}
+							}
+						}
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func newCopy(place, ref, id string, l map[string]string, size int64, inUse bool, n nodes.Node) Copy {
+	c := Copy{Place: place, Ref: ref, ID: id, Service: l[LabelService], User: l[LabelUser], Run: l[LabelRun],
+		Project: l[LabelProject], Size: size, InUse: inUse, node: n}
+	if sec, err := strconv.ParseInt(l[LabelCreated], 10, 64); err == nil {
+		c.Created = time.Unix(sec, 0)
+	}
+	return c
+}
+
+// recordedRefs maps every ref a run record says slipway gave to its image ID.
+func recordedRefs(stateDir string) map[string]string {
+	recs, _ := run.Records(stateDir)
+	m := map[string]string{}
+	for _, r := range recs {
+		for _, s := range r.Services {
+			if s.ID != "" {
+				m[s.Image] = s.ID
+			}
+		}
+	}
+	return m
+}
+
+// remove untags copies, grouped by place, and returns what it removed.
+func remove(ctx context.Context, eng *engine.Engine, copies []Copy) ([]Copy, error) {
+	byPlace := map[string][]Copy{}
+	for _, c := range copies {
+		byPlace[c.Place] = append(byPlace[c.Place], c)
+	}
+	var done []Copy
+	var errs []error
+	for place, cs := range byPlace {
+		refs := make([]string, len(cs))
+		for i, c := range cs {
+			refs[i] = c.Ref
+		}
+		var err error
+		if place == EnginePlace {
+			err = eng.Untag(ctx, refs...)
+		} else {
+			err = kind.RemoveRefs(ctx, cs[0].node, refs...)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done = append(done, cs...)
+	}
+	return done, errors.Join(errs...)
+}

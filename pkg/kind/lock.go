@@ -1,0 +1,57 @@
+package kind
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/gofrs/flock"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+)
+
+// lockDir holds one lock file per node, shared by every slipway process on
+// the host. Two imports fanned out to overlapping nodes can otherwise
+// deadlock on containerd's per-blob ingest locks: each waits for a blob
+// the other is writing while its own stream is stalled by the other node.
+func lockDir() string {
+	if fi, err := os.Stat("/run/lock"); err == nil && fi.IsDir() {
+		if f, err := os.CreateTemp("/run/lock", ".slipway-probe-*"); err == nil {
+			f.Close()
+			os.Remove(f.Name())
+			return "/run/lock/slipway"
+		}
+	}
+	return filepath.Join(os.TempDir(), "slipway-lock")
+}
+
+// lockNodes takes every node's import lock, always in name order so that
+// two processes can never hold one each and wait for the other.
+func lockNodes(ctx context.Context, provider string, ns []nodes.Node) (func(), error) {
+	dir := lockDir()
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, fmt.Errorf("creating lock folder: %w", err)
+	}
+	names := make([]string, len(ns))
+	for i, n := range ns {
+		names[i] = n.String()
+	}
+	slices.Sort(names)
+	var held []*flock.Flock
+	release := func() {
+		for _, l := range held {
+			_ = l.Unlock()
+		}
+	}
+	for _, n := range names {
+		l := flock.New(filepath.Join(dir, provider+"-"+n+".lock"))
+		if _, err := l.TryLockContext(ctx, 50*time.Millisecond); err != nil {
+			release()
+			return nil, fmt.Errorf("waiting for node %s: %w", n, err)
+		}
+		held = append(held, l)
+	}
+	return release, nil
+}
