@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/slipway-dev/slipway/pkg/progress"
 	"github.com/slipway-dev/slipway/pkg/run"
 	"github.com/slipway-dev/slipway/pkg/schedule"
+	"github.com/slipway-dev/slipway/pkg/slots"
 )
 
 // Options says what to build and how.
@@ -28,8 +30,12 @@ type Options struct {
 	Services []string
 	// Tag overrides the tag of every image (then IMAGE_TAG, then the config).
 	Tag string
-	// Jobs bounds concurrent builds: 0 means the number of CPUs, <0 no limit.
+	// Jobs bounds concurrent builds: 0 means adaptive (the CPUs, more
+	// while the CPU idles, fewer when memory is short), <0 no limit.
 	Jobs int
+	// HostJobs bounds builds across every slipway process on the machine;
+	// 0 means $SLIPWAY_HOST_JOBS, or no host bound.
+	HostJobs int
 	// KeepGoing builds all it can after a failure instead of cancelling.
 	KeepGoing bool
 	// Timeout bounds each build; 0 means none.
@@ -60,6 +66,7 @@ type Image struct {
 	Tag      string
 	ID       string
 	Status   string // built, failed, cancelled, skipped
+	Started  time.Time
 	Duration time.Duration
 	Err      error
 	Log      string // the full build log
@@ -103,8 +110,49 @@ func (r *Result) Failures() []*Image {
 	return out
 }
 
-// DefaultJobs is the build concurrency when none is given.
-func DefaultJobs() int { return runtime.NumCPU() }
+// DefaultJobs is the number of builds that always may run at once: the
+// CPUs, fewer when memory is short (a Go build can take ~1.5 GiB), so a
+// small CI runner is not pushed into the OOM killer.
+func DefaultJobs() int {
+	n := runtime.NumCPU()
+	if avail := slots.MemAvailable(); avail > 0 {
+		n = min(n, int(avail/perBuildMem))
+	}
+	return max(n, 1)
+}
+
+const perBuildMem = 1536 << 20
+
+// buildSlots turns the Jobs and HostJobs options into the bound the
+// scheduler uses.
+func buildSlots(o Options) (slots.Slots, error) {
+	var local slots.Slots
+	switch {
+	case o.Jobs > 0:
+		local = slots.NewFixed(o.Jobs)
+	case o.Jobs < 0:
+		local = slots.Unlimited{}
+	default:
+		// Default: the CPU bound, plus more builds while the CPU idles, so
+		// builds that mostly wait overlap instead of queueing.
+		base := DefaultJobs()
+		local = &slots.Adaptive{Base: base, Max: max(4*runtime.NumCPU(), 8), MinFreeMem: 2 * perBuildMem}
+	}
+	hostJobs := o.HostJobs
+	if hostJobs == 0 {
+		if v := os.Getenv("SLIPWAY_HOST_JOBS"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, usagef("SLIPWAY_HOST_JOBS=%q: want a number of builds", v)
+			}
+			hostJobs = n
+		}
+	}
+	if hostJobs <= 0 {
+		return local, nil
+	}
+	return slots.Chain{local, slots.Host{Dir: slots.DefaultHostDir(), N: hostJobs}}, nil
+}
 
 // Build builds the selected services and returns every outcome. Bad input
 // returns a *UsageError before anything is built; failed builds return the
@@ -146,11 +194,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	})
 
 	builder := &build.Builder{Engine: p.eng, TempDir: r.Dir}
-	jobs := o.Jobs
-	if jobs == 0 {
-		jobs = DefaultJobs()
+	sl, err := buildSlots(o)
+	if err != nil {
+		return nil, err
 	}
-	p.loads.SetLimit(max(jobs, 1))
+	p.loads.SetLimit(DefaultJobs())
 	tasks := make([]schedule.Task, 0, len(p.services))
 	for _, s := range p.services {
 		tasks = append(tasks, schedule.Task{
@@ -162,7 +210,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			},
 		})
 	}
-	outcomes := schedule.Run(ctx, tasks, schedule.Options{Jobs: jobs, KeepGoing: o.KeepGoing})
+	outcomes := schedule.Run(ctx, tasks, schedule.Options{Slots: sl, KeepGoing: o.KeepGoing,
+		Waiting: func(s string) {
+			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Waiting})
+		}})
 	_ = p.loads.Wait() // load errors are in each image's Kind
 	if o.Cleanup {
 		p.cleanupEngine(ctx, res)
@@ -237,6 +288,7 @@ func (p *plan) buildOne(ctx, loadCtx context.Context, b build.Interface, r *run.
 		defer cancel()
 	}
 	start := time.Now()
+	img.Started = start
 	rep.Event(progress.Event{Time: start, Service: s, State: progress.Building, Ref: img.Ref})
 	_ = r.Update(func(rec *run.Record) { rec.Services[s].Status = "building" })
 	spec := p.spec(s, runID, now)
@@ -294,6 +346,10 @@ func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
 // fill copies what is known of img into its record entry.
 func (img *Image) fill(rs *run.Service) {
 	rs.ID, rs.DurationMS, rs.CleanedUp = img.ID, img.Duration.Milliseconds(), img.CleanedUp
+	if !img.Started.IsZero() {
+		t := img.Started
+		rs.Started = &t
+	}
 	if img.Status != "" && img.Status != "queued" {
 		rs.Status = img.Status
 	}

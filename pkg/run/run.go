@@ -41,14 +41,16 @@ func NewID(now time.Time) string {
 
 // Service is one service's line in the record and in the metadata file.
 type Service struct {
-	Image      string    `json:"image"`
-	Tag        string    `json:"tag"`
-	ID         string    `json:"id,omitempty"`
-	Status     string    `json:"status"`
-	DurationMS int64     `json:"duration_ms"`
-	Error      string    `json:"error,omitempty"`
-	Log        string    `json:"log,omitempty"`
-	Kind       *KindLoad `json:"kind,omitempty"`
+	Image      string `json:"image"`
+	Tag        string `json:"tag"`
+	ID         string `json:"id,omitempty"`
+	Status     string `json:"status"`
+	DurationMS int64  `json:"duration_ms"`
+	// Started is when the build got its slot and began.
+	Started *time.Time `json:"started,omitempty"`
+	Error   string     `json:"error,omitempty"`
+	Log     string     `json:"log,omitempty"`
+	Kind    *KindLoad  `json:"kind,omitempty"`
 	// CleanedUp is set once --cleanup removed the engine's copy.
 	CleanedUp bool `json:"cleaned_up,omitempty"`
 }

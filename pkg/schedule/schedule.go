@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/slipway-dev/slipway/pkg/slots"
 )
 
 // Status is how a task ended.
@@ -30,10 +32,11 @@ type Task struct {
 
 // Options bound a run.
 type Options struct {
-	Jobs      int  // at most this many tasks at once; 0 or less means no limit
+	// Slots bounds how many tasks run at once; nil means no bound.
+	Slots     slots.Slots
 	KeepGoing bool // when false, the first failure cancels every other task
-	// Ready, if set, is called when a task is waiting for a slot, before Run.
-	Ready func(name string)
+	// Waiting, if set, is called when a ready task has to wait for a slot.
+	Waiting func(name string)
 }
 
 // Outcome is how one task ended.
@@ -48,9 +51,9 @@ func Run(ctx context.Context, tasks []Task, o Options) map[string]Outcome {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	var sem chan struct{}
-	if o.Jobs > 0 {
-		sem = make(chan struct{}, o.Jobs)
+	sl := o.Slots
+	if sl == nil {
+		sl = slots.Unlimited{}
 	}
 	done := make(map[string]chan struct{}, len(tasks))
 	for _, t := range tasks {
@@ -87,23 +90,21 @@ func Run(ctx context.Context, tasks []Task, o Options) map[string]Outcome {
 					return
 				}
 			}
-			if o.Ready != nil {
-				o.Ready(t.Name)
+			var wait func()
+			if o.Waiting != nil {
+				wait = func() { o.Waiting(t.Name) }
 			}
-			if sem != nil {
-				select {
-				case sem <- struct{}{}:
-					defer func() { <-sem }()
-				case <-ctx.Done():
-					set(t.Name, Outcome{Cancelled, context.Cause(ctx)})
-					return
-				}
+			release, err := sl.Acquire(ctx, wait)
+			if err != nil {
+				set(t.Name, Outcome{Cancelled, err})
+				return
 			}
+			defer release()
 			if ctx.Err() != nil {
 				set(t.Name, Outcome{Cancelled, context.Cause(ctx)})
 				return
 			}
-			err := t.Run(ctx)
+			err = t.Run(ctx)
 			switch {
 			case err == nil:
 				set(t.Name, Outcome{Status: Done})

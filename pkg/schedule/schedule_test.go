@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/slipway-dev/slipway/pkg/slots"
 )
 
 func TestDependencyOrder(t *testing.T) {
@@ -59,7 +61,7 @@ func TestJobsBound(t *testing.T) {
 				return nil
 			}})
 		}
-		Run(context.Background(), tasks, Options{Jobs: jobs})
+		Run(context.Background(), tasks, Options{Slots: slots.NewFixed(jobs)})
 		if int(peak.Load()) != jobs {
 			t.Fatalf("jobs=%d: peak concurrency %d", jobs, peak.Load())
 		}
@@ -74,7 +76,7 @@ func TestFailFastCancelsOthers(t *testing.T) {
 		{Name: "after", Deps: []string{"slow"}, Run: func(context.Context) error { return nil }},
 		{Name: "queued", Run: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
 	}
-	out := Run(context.Background(), tasks, Options{Jobs: 2})
+	out := Run(context.Background(), tasks, Options{Slots: slots.NewFixed(2)})
 	if out["bad"].Status != Failed || !errors.Is(out["bad"].Err, boom) {
 		t.Fatalf("bad: %+v", out["bad"])
 	}

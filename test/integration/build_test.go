@@ -297,3 +297,30 @@ func TestFixedTagNeverOverwritesForeignImage(t *testing.T) {
 		t.Fatalf("--tag must beat IMAGE_TAG: %+v", res.Meta.Services["svc"])
 	}
 }
+
+func TestHostJobsSharedAcrossProcesses(t *testing.T) {
+	r := newRepo(t, map[string]string{"one": "FROM " + BaseImage + "\nRUN sleep 3\n", "two": "FROM " + BaseImage + "\nRUN sleep 3\n"}, "")
+	env := []string{"SLIPWAY_HOST_SLOTS_DIR=" + t.TempDir()}
+	var wg sync.WaitGroup
+	res := make([]result, 2)
+	for i, svc := range []string{"one", "two"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = r.slipway(context.Background(), env, "build", svc, "--host-jobs", "1", "--no-cache", "--progress", "quiet")
+		}()
+	}
+	wg.Wait()
+	type span struct{ from, to time.Time }
+	var spans []span
+	for i, svc := range []string{"one", "two"} {
+		m := res[i].Meta.Services[svc]
+		if res[i].Code != 0 || m.Started == nil {
+			t.Fatalf("%s: exit %d %+v\n%s", svc, res[i].Code, m, res[i].Stderr)
+		}
+		spans = append(spans, span{*m.Started, m.Started.Add(time.Duration(m.DurationMS) * time.Millisecond)})
+	}
+	if spans[0].from.Before(spans[1].to) && spans[1].from.Before(spans[0].to) {
+		t.Fatalf("builds overlapped under --host-jobs 1: %v", spans)
+	}
+}

@@ -22,7 +22,7 @@ import (
 
 type flags struct {
 	tag, engine, progress, metadataFile, output string
-	jobs                                        int
+	jobs, hostJobs                              int
 	keepGoing, noCache, cleanup                 bool
 	timeout                                     time.Duration
 	kind                                        string
@@ -42,7 +42,8 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.tag, "tag", "", "use this tag for every image (else IMAGE_TAG, else the config's template)")
-	fl.IntVarP(&f.jobs, "jobs", "j", slipway.DefaultJobs(), "at most this many builds at once; 0 means no limit")
+	fl.IntVarP(&f.jobs, "jobs", "j", 0, "at most this many builds at once (default: the CPUs, more while the CPU idles, fewer when memory is short)")
+	fl.IntVar(&f.hostJobs, "host-jobs", 0, "at most this many builds at once across every slipway on this machine (default: $SLIPWAY_HOST_JOBS, else none)")
 	fl.BoolVarP(&f.keepGoing, "keep-going", "k", false, "after a failure, build everything that does not depend on it")
 	fl.DurationVar(&f.timeout, "timeout", 0, "give up on any one build after this long (e.g. 15m); 0 means never")
 	fl.StringVar(&f.engine, "engine", "", "docker or podman (default: a reachable docker, else podman)")
@@ -66,15 +67,15 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 	if f.output != "table" && f.output != "json" {
 		return cli.UsageErr("--output %q: want table or json", f.output)
 	}
-	if f.jobs < 0 {
-		return cli.UsageErr("--jobs %d: must be 0 (no limit) or more", f.jobs)
+	if f.jobs < 0 || f.hostJobs < 0 {
+		return cli.UsageErr("--jobs and --host-jobs must be 0 or more")
 	}
 	if f.timeout < 0 {
 		return cli.UsageErr("--timeout %s: must not be negative", f.timeout)
 	}
 	jobs := f.jobs
-	if jobs == 0 {
-		jobs = -1
+	if cmd.Flags().Changed("jobs") && jobs == 0 {
+		jobs = -1 // an explicit 0 means no limit
 	}
 	var kindOpts *slipway.KindOptions
 	if cmd.Flags().Changed("kind") {
@@ -82,7 +83,7 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 	}
 	rep := progress.New(f.progress, s.Err, cli.IsTerminal(s.Err))
 	res, err := slipway.Build(cmd.Context(), slipway.Options{
-		Config: g.File, Services: args, Tag: f.tag, Jobs: jobs, KeepGoing: f.keepGoing,
+		Config: g.File, Services: args, Tag: f.tag, Jobs: jobs, HostJobs: f.hostJobs, KeepGoing: f.keepGoing,
 		Timeout: f.timeout, Engine: f.engine, NoCache: f.noCache, Reporter: rep, Kind: kindOpts,
 		Cleanup: f.cleanup,
 	})
