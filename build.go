@@ -2,7 +2,6 @@ package slipway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +12,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/pkg/build"
-	"github.com/slipway-dev/slipway/pkg/engine"
-	"github.com/slipway-dev/slipway/pkg/kind"
+	"github.com/slipway-dev/slipway/pkg/inputs"
 	"github.com/slipway-dev/slipway/pkg/progress"
 	"github.com/slipway-dev/slipway/pkg/run"
 	"github.com/slipway-dev/slipway/pkg/schedule"
@@ -61,11 +59,13 @@ type Options struct {
 
 // Image is one service's outcome.
 type Image struct {
-	Service  string
-	Ref      string // repository:tag
-	Tag      string
-	ID       string
-	Status   string // built, failed, cancelled, skipped
+	Service string
+	Ref     string // repository:tag
+	Tag     string
+	ID      string
+	Status  string // built, reused (same inputs as an existing image: re-tagged), failed, cancelled, skipped
+	// Inputs is the digest of what the build can see (see package inputs).
+	Inputs   string
 	Started  time.Time
 	Duration time.Duration
 	Err      error
@@ -92,7 +92,7 @@ type Result struct {
 func (r *Result) Refs() map[string]string {
 	m := map[string]string{}
 	for s, img := range r.Images {
-		if img.Status == "built" {
+		if img.Status == "built" || img.Status == "reused" {
 			m[s] = img.Ref
 		}
 	}
@@ -193,7 +193,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	})
 
-	builder := &build.Builder{Engine: p.eng, TempDir: r.Dir}
+	rn := &runner{plan: p, o: o, run: r, rep: rep, runID: runID, now: now, loadCtx: ctx,
+		builder: &build.Builder{Engine: p.eng, TempDir: r.Dir}, hasher: inputs.NewHasher()}
 	sl, err := buildSlots(o)
 	if err != nil {
 		return nil, err
@@ -204,10 +205,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		tasks = append(tasks, schedule.Task{
 			Name: s,
 			Deps: p.cfg.Services[s].DependsOn,
-			Run: func(taskCtx context.Context) error {
-				// Loads outlive the task; they stop only with the caller's ctx.
-				return p.buildOne(taskCtx, ctx, builder, r, res.Images[s], o, rep, runID, now)
-			},
+			Pre:  func(ctx context.Context) (bool, error) { return rn.reuse(ctx, res.Images[s], res.Images) },
+			Run:  func(ctx context.Context) error { return rn.build(ctx, res.Images[s], res.Images) },
 		})
 	}
 	outcomes := schedule.Run(ctx, tasks, schedule.Options{Slots: sl, KeepGoing: o.KeepGoing,
@@ -224,7 +223,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		img := res.Images[s]
 		switch oc.Status {
 		case schedule.Done:
-			img.Status = "built"
+			if img.Status != "reused" {
+				img.Status = "built"
+			}
 		case schedule.Failed:
 			img.Status, img.Err, failed = "failed", oc.Err, true
 		case schedule.Skipped:
@@ -235,7 +236,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if img.Kind != nil && img.Kind.Err != nil {
 			img.Status, img.Err, failed = "failed", img.Kind.Err, true
 		}
-		if img.Status != "built" && img.Status != "failed" {
+		if img.Status != "built" && img.Status != "reused" && img.Status != "failed" {
 			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.State(img.Status)})
 		}
 	}
@@ -267,66 +268,6 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return res, fmt.Errorf("run %s: %w: %s", runID, ErrBuildFailed, strings.Join(names, ", "))
 	}
 	return res, nil
-}
-
-func (p *plan) buildOne(ctx, loadCtx context.Context, b build.Interface, r *run.Run, img *Image, o Options, rep progress.Reporter, runID string, now time.Time) error {
-	s := img.Service
-	logf, err := openLog(img.Log)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	sinks := []io.Writer{logf, &progress.LineWriter{Service: s, Reporter: rep}}
-	if o.Logs != nil {
-		if w := o.Logs(s); w != nil {
-			sinks = append(sinks, w)
-		}
-	}
-	if o.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("%s: build timed out after %s", s, o.Timeout))
-		defer cancel()
-	}
-	start := time.Now()
-	img.Started = start
-	rep.Event(progress.Event{Time: start, Service: s, State: progress.Building, Ref: img.Ref})
-	_ = r.Update(func(rec *run.Record) { rec.Services[s].Status = "building" })
-	spec := p.spec(s, runID, now)
-	out, err := b.Build(ctx, build.Request{Service: s, Spec: spec, Log: io.MultiWriter(sinks...), LogPath: img.Log})
-	img.Duration = time.Since(start)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w (log: %s)", context.Cause(ctx), img.Log)
-		}
-		img.Err = err
-		if ctx.Err() == nil || o.Timeout > 0 {
-			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Failed, Error: err.Error()})
-		}
-		return err
-	}
-	img.ID = out.ID
-	_ = r.Update(func(rec *run.Record) {
-		rec.Services[s].ID, rec.Services[s].Status = out.ID, "built"
-	})
-	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Built, Ref: img.Ref})
-	if p.cluster != nil {
-		// Load while the other builds go on; Build waits for all loads.
-		p.loads.Go(func() error {
-			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loading, Ref: img.Ref})
-			l := loadOne(loadCtx, p.cluster, p.eng, kind.Image{Ref: img.Ref, ID: img.ID})
-			img.Kind = l
-			// Record the load now: a run killed later must still know which
-			// nodes hold this image, so that clean can reach them.
-			_ = r.Update(func(rec *run.Record) { img.fill(rec.Services[s]) })
-			if l.Err != nil {
-				rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Failed, Error: l.Err.Error()})
-				return fmt.Errorf("%s: %w", s, l.Err)
-			}
-			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loaded, Ref: img.Ref, Line: NodeSummary(l)})
-			return nil
-		})
-	}
-	return nil
 }
 
 // cleanupEngine untags from the engine each image that reached every node;
@@ -374,76 +315,6 @@ func NodeSummary(l *Loaded) string {
 		parts = append(parts, n+"="+string(l.Nodes[n]))
 	}
 	return l.Cluster + ": " + strings.Join(parts, " ")
-}
-
-// spec is the engine-neutral build of service s.
-func (p *plan) spec(s, runID string, now time.Time) engine.BuildSpec {
-	svc := p.cfg.Services[s]
-	args := map[string]string{}
-	for k, v := range svc.Args {
-		args[k] = v
-	}
-	// A dependency's image reaches the Dockerfile as a build arg, so that
-	// `ARG BASE_IMAGE` / `FROM ${BASE_IMAGE}` picks up this run's build of it.
-	for _, d := range svc.DependsOn {
-		args[argName(d)] = p.refs[d].String()
-	}
-	labels := map[string]string{}
-	for k, v := range svc.Labels {
-		labels[k] = v
-	}
-	for k, v := range p.labels(s, runID, now) {
-		labels[k] = v
-	}
-	return engine.BuildSpec{
-		Dockerfile: p.cfg.DockerfilePath(svc),
-		Context:    p.cfg.ContextDir(svc),
-		Target:     svc.Target,
-		Platform:   svc.Platform,
-		Args:       args,
-		Labels:     labels,
-		Tags:       []string{p.refs[s].String()},
-		NoCache:    p.noCache,
-	}
-}
-
-// argName is the build arg that carries dependency d's image reference.
-func argName(d string) string {
-	b := []byte(strings.ToUpper(d))
-	for i, c := range b {
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			b[i] = '_'
-		}
-	}
-	return string(b) + "_IMAGE"
-}
-
-// Label keys slipway sets on every image it makes.
-const (
-	LabelService = "dev.slipway.service"
-	LabelUser    = "dev.slipway.user"
-	LabelRun     = "dev.slipway.run"
-	LabelProject = "dev.slipway.project"
-	LabelCreated = "dev.slipway.created"
-	// LabelRef is the reference the image was built under: the one name of
-	// it that cleanup may remove without a run record saying so.
-	LabelRef = "dev.slipway.ref"
-)
-
-func (p *plan) labels(s, runID string, now time.Time) map[string]string {
-	l := map[string]string{
-		LabelService:                       s,
-		LabelUser:                          p.user,
-		LabelRun:                           runID,
-		LabelProject:                       p.cfg.Project,
-		LabelCreated:                       strconv.FormatInt(now.Unix(), 10),
-		"org.opencontainers.image.created": now.UTC().Format(time.RFC3339),
-		"org.opencontainers.image.source":  p.source,
-	}
-	if p.git.Commit != "" {
-		l["org.opencontainers.image.revision"] = p.git.Commit
-	}
-	return l
 }
 
 // SortedServices returns m's keys in order.

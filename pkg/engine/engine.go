@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"sort"
 	"strings"
 	"time"
 )
@@ -151,28 +150,26 @@ func (e *Engine) Untag(ctx context.Context, refs ...string) error {
 	return err
 }
 
-// List returns the images whose labels match every key=value in filter.
-func (e *Engine) List(ctx context.Context, labels map[string]string) ([]string, error) {
-	args := []string{"image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}}"}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+// ImageIDs returns the IDs of images whose labels match every key=value,
+// newest first.
+func (e *Engine) ImageIDs(ctx context.Context, labels map[string]string) ([]string, error) {
+	args := []string{"image", "ls", "-q", "--no-trunc"}
+	for _, k := range sortedKeys(labels) {
 		args = append(args, "--filter", "label="+k+"="+labels[k])
 	}
 	out, err := e.output(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
-	var refs []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l != "" && !strings.Contains(l, "<none>") {
-			refs = append(refs, l)
+	var ids []string
+	seen := map[string]bool{}
+	for _, id := range strings.Fields(string(out)) {
+		if id = normID(id); !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
 	}
-	return refs, nil
+	return ids, nil
 }
 
 // Save streams an image archive of refs to w (`docker save`), with no temp file.

@@ -27,7 +27,10 @@ var ErrDependency = errors.New("a dependency failed")
 type Task struct {
 	Name string
 	Deps []string
-	Run  func(ctx context.Context) error
+	// Pre, if set, runs once the dependencies are done and before a slot is
+	// taken; done means the task needs no slot and no Run (nothing changed).
+	Pre func(ctx context.Context) (done bool, err error)
+	Run func(ctx context.Context) error
 }
 
 // Options bound a run.
@@ -73,6 +76,13 @@ func Run(ctx context.Context, tasks []Task, o Options) map[string]Outcome {
 		return out[name]
 	}
 
+	fail := func(name string, err error) {
+		set(name, Outcome{Failed, err})
+		if !o.KeepGoing {
+			cancel()
+		}
+	}
+
 	var wg sync.WaitGroup
 	for _, t := range tasks {
 		wg.Add(1)
@@ -87,6 +97,17 @@ func Run(ctx context.Context, tasks []Task, o Options) map[string]Outcome {
 				}
 				if get(d).Status != Done {
 					set(t.Name, Outcome{Skipped, ErrDependency})
+					return
+				}
+			}
+			if t.Pre != nil {
+				done, err := t.Pre(ctx)
+				if err == nil && done {
+					set(t.Name, Outcome{Status: Done})
+					return
+				}
+				if err != nil {
+					fail(t.Name, err)
 					return
 				}
 			}
@@ -112,10 +133,7 @@ func Run(ctx context.Context, tasks []Task, o Options) map[string]Outcome {
 				// Stopped because another task failed or the caller cancelled.
 				set(t.Name, Outcome{Cancelled, err})
 			default:
-				set(t.Name, Outcome{Failed, err})
-				if !o.KeepGoing {
-					cancel()
-				}
+				fail(t.Name, err)
 			}
 		}(t)
 	}

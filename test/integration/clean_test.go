@@ -146,7 +146,8 @@ func TestPruneKeepsNewestAndInUse(t *testing.T) {
 	r := newRepo(t, map[string]string{"alpha": okWith("alpha")}, "")
 	var runs []result
 	for i := 0; i < 3; i++ {
-		res := r.slipway(context.Background(), []string{"USER=kim"}, "build", "--progress", "quiet")
+		// --no-cache: three distinct images, not one reused three times.
+		res := r.slipway(context.Background(), []string{"USER=kim"}, "build", "--progress", "quiet", "--no-cache")
 		if res.Code != 0 {
 			t.Fatal(res.Stderr)
 		}

@@ -1,0 +1,225 @@
+package slipway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/pkg/build"
+	"github.com/slipway-dev/slipway/pkg/engine"
+	"github.com/slipway-dev/slipway/pkg/inputs"
+	"github.com/slipway-dev/slipway/pkg/kind"
+	"github.com/slipway-dev/slipway/pkg/progress"
+	"github.com/slipway-dev/slipway/pkg/run"
+)
+
+// runner is one Build call's shared state, for the per-service steps.
+type runner struct {
+	plan    *plan
+	o       Options
+	run     *run.Run
+	rep     progress.Reporter
+	runID   string
+	now     time.Time
+	loadCtx context.Context // loads outlive their build task; they stop only with the caller
+	builder build.Interface
+	hasher  *inputs.Hasher
+}
+
+// reuse computes img's input digest and, when this user already has an
+// image of this service with the same inputs, gives it img's tag instead of
+// building (unless NoCache). done reports that no build is needed.
+func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) (bool, error) {
+	p, s := rn.plan, img.Service
+	svc := p.cfg.Services[s]
+	args := map[string]string{}
+	for k, v := range svc.Args {
+		args[k] = v
+	}
+	// A dependency counts by its image ID: its tag is new every run.
+	for _, d := range svc.DependsOn {
+		args[argName(d)] = all[d].ID
+	}
+	digest, err := rn.hasher.Digest(ctx, inputs.Spec{
+		Dockerfile: p.cfg.DockerfilePath(svc), Context: p.cfg.ContextDir(svc),
+		Target: svc.Target, Platform: svc.Platform, Args: args,
+		Resolve: func(ctx context.Context, ref string) (string, bool) {
+			im, err := p.eng.Inspect(ctx, ref)
+			if err != nil {
+				return "", false
+			}
+			return im.ID, true
+		},
+	})
+	if err != nil {
+		// Not knowing the inputs only costs a build.
+		return false, nil
+	}
+	img.Inputs = digest
+	if p.noCache {
+		return false, nil
+	}
+	ids, err := p.eng.ImageIDs(ctx, map[string]string{LabelInputs: digest, LabelUser: p.user, LabelService: s, LabelProject: p.cfg.Project})
+	if err != nil || len(ids) == 0 {
+		return false, nil
+	}
+	start := time.Now()
+	if err := p.eng.Tag(ctx, ids[0], img.Ref); err != nil {
+		return false, nil
+	}
+	img.ID, img.Status, img.Started, img.Duration = ids[0], "reused", start, time.Since(start)
+	_ = rn.run.Update(func(rec *run.Record) { img.fill(rec.Services[s]) })
+	rn.rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Reused, Ref: img.Ref})
+	rn.load(img)
+	return true, nil
+}
+
+// build runs img's build and, with a cluster, starts its load.
+func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) error {
+	o, r, rep := rn.o, rn.run, rn.rep
+	s := img.Service
+	logf, err := openLog(img.Log)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	sinks := []io.Writer{logf, &progress.LineWriter{Service: s, Reporter: rep}}
+	if o.Logs != nil {
+		if w := o.Logs(s); w != nil {
+			sinks = append(sinks, w)
+		}
+	}
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("%s: build timed out after %s", s, o.Timeout))
+		defer cancel()
+	}
+	start := time.Now()
+	img.Started = start
+	rep.Event(progress.Event{Time: start, Service: s, State: progress.Building, Ref: img.Ref})
+	_ = r.Update(func(rec *run.Record) { rec.Services[s].Status = "building" })
+	spec := rn.spec(img, all)
+	out, err := rn.builder.Build(ctx, build.Request{Service: s, Spec: spec, Log: io.MultiWriter(sinks...), LogPath: img.Log})
+	img.Duration = time.Since(start)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w (log: %s)", context.Cause(ctx), img.Log)
+		}
+		img.Err = err
+		if ctx.Err() == nil || o.Timeout > 0 {
+			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Failed, Error: err.Error()})
+		}
+		return err
+	}
+	img.ID = out.ID
+	_ = r.Update(func(rec *run.Record) {
+		rec.Services[s].ID, rec.Services[s].Status = out.ID, "built"
+	})
+	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Built, Ref: img.Ref})
+	rn.load(img)
+	return nil
+}
+
+// load, with a cluster, loads img while the other builds go on; Build
+// waits for all loads.
+func (rn *runner) load(img *Image) {
+	p, r, rep, s := rn.plan, rn.run, rn.rep, img.Service
+	if p.cluster != nil {
+		// Load while the other builds go on; Build waits for all loads.
+		p.loads.Go(func() error {
+			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loading, Ref: img.Ref})
+			l := loadOne(rn.loadCtx, p.cluster, p.eng, kind.Image{Ref: img.Ref, ID: img.ID})
+			img.Kind = l
+			// Record the load now: a run killed later must still know which
+			// nodes hold this image, so that clean can reach them.
+			_ = r.Update(func(rec *run.Record) { img.fill(rec.Services[s]) })
+			if l.Err != nil {
+				rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Failed, Error: l.Err.Error()})
+				return fmt.Errorf("%s: %w", s, l.Err)
+			}
+			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loaded, Ref: img.Ref, Line: NodeSummary(l)})
+			return nil
+		})
+	}
+}
+
+// spec is the engine-neutral build of service s.
+func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
+	p, s := rn.plan, img.Service
+	svc := p.cfg.Services[s]
+	args := map[string]string{}
+	for k, v := range svc.Args {
+		args[k] = v
+	}
+	// A dependency's image reaches the Dockerfile as a build arg, so that
+	// `ARG BASE_IMAGE` / `FROM ${BASE_IMAGE}` picks up this run's build of it.
+	for _, d := range svc.DependsOn {
+		args[argName(d)] = p.refs[d].String()
+	}
+	labels := map[string]string{}
+	for k, v := range svc.Labels {
+		labels[k] = v
+	}
+	for k, v := range rn.labels(img) {
+		labels[k] = v
+	}
+	return engine.BuildSpec{
+		Dockerfile: p.cfg.DockerfilePath(svc),
+		Context:    p.cfg.ContextDir(svc),
+		Target:     svc.Target,
+		Platform:   svc.Platform,
+		Args:       args,
+		Labels:     labels,
+		Tags:       []string{p.refs[s].String()},
+		NoCache:    p.noCache,
+	}
+}
+
+// argName is the build arg that carries dependency d's image reference.
+func argName(d string) string {
+	b := []byte(strings.ToUpper(d))
+	for i, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b) + "_IMAGE"
+}
+
+// Label keys slipway sets on every image it makes.
+const (
+	LabelService = "dev.slipway.service"
+	LabelUser    = "dev.slipway.user"
+	LabelRun     = "dev.slipway.run"
+	LabelProject = "dev.slipway.project"
+	LabelCreated = "dev.slipway.created"
+	// LabelRef is the reference the image was built under: the one name of
+	// it that cleanup may remove without a run record saying so.
+	LabelRef = "dev.slipway.ref"
+	// LabelInputs is the digest of everything the build could see.
+	LabelInputs = "dev.slipway.inputs"
+)
+
+func (rn *runner) labels(img *Image) map[string]string {
+	p, s, runID, now := rn.plan, img.Service, rn.runID, rn.now
+	l := map[string]string{
+		LabelService:                       s,
+		LabelUser:                          p.user,
+		LabelRun:                           runID,
+		LabelProject:                       p.cfg.Project,
+		LabelCreated:                       strconv.FormatInt(now.Unix(), 10),
+		"org.opencontainers.image.created": now.UTC().Format(time.RFC3339),
+		"org.opencontainers.image.source":  p.source,
+	}
+	if img.Inputs != "" {
+		l[LabelInputs] = img.Inputs
+	}
+	if p.git.Commit != "" {
+		l["org.opencontainers.image.revision"] = p.git.Commit
+	}
+	return l
+}
