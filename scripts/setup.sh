@@ -311,6 +311,7 @@ main() {
   step_tools
   [[ "${SLIPWAY_SKIP_IMAGES:-}" == 1 ]] && return
   step_images
+  SLIPWAY_TOOLS_DIR="$TOOLS_DIR" "$LIB_DIR/setup-podman.sh"
 }
 
 main "$@"
