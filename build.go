@@ -52,6 +52,10 @@ type Options struct {
 	// Kind, if set, loads each image into a Kind cluster as soon as its
 	// build finishes, while the other builds go on.
 	Kind *KindOptions
+	// ReuseTag, if set, uses an existing image of this tag for each service
+	// instead of building it (CI: build once, reuse in later jobs); a
+	// service without one is built as usual.
+	ReuseTag string
 	// Cleanup removes this run's images from the local engine once they
 	// are in every Kind node (as the old script's --cleanup did).
 	Cleanup bool
@@ -78,10 +82,11 @@ type Image struct {
 
 // Result is what a run made, by service.
 type Result struct {
-	Run    string
-	RunDir string
-	Engine string
-	Images map[string]*Image
+	Run      string
+	RunDir   string
+	StateDir string
+	Engine   string
+	Images   map[string]*Image
 	// Order lists the services in config order.
 	Order []string
 	// Metadata is the run record: the --metadata-file content.
@@ -181,7 +186,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer r.Close()
-	res := &Result{Run: runID, RunDir: r.Dir, Engine: p.eng.Name, Images: map[string]*Image{}, Order: p.services}
+	res := &Result{Run: runID, RunDir: r.Dir, StateDir: stateDir, Engine: p.eng.Name, Images: map[string]*Image{}, Order: p.services}
 	for _, s := range p.services {
 		img := &Image{Service: s, Ref: p.refs[s].String(), Tag: p.refs[s].Tag, Status: "queued", Log: r.LogPath(s)}
 		res.Images[s] = img
@@ -286,6 +291,7 @@ func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
 
 // fill copies what is known of img into its record entry.
 func (img *Image) fill(rs *run.Service) {
+	rs.Image, rs.Tag = img.Ref, img.Tag
 	rs.ID, rs.DurationMS, rs.CleanedUp = img.ID, img.Duration.Milliseconds(), img.CleanedUp
 	if !img.Started.IsZero() {
 		t := img.Started

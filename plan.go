@@ -37,6 +37,7 @@ type plan struct {
 	user     string
 	source   string
 	fixedTag string // from --tag or IMAGE_TAG; "" means use the template
+	reuseTag string
 	noCache  bool
 	refs     map[string]Ref
 	cluster  *kind.Cluster // where to load, if anywhere
@@ -69,12 +70,21 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 	} else if err := tag.Validate(fixed); err != nil {
 		return nil, usagef("--tag: %w", err)
 	}
+	reuse := o.ReuseTag
+	if reuse == "" {
+		reuse = os.Getenv("SLIPWAY_REUSE_TAG")
+	}
+	if reuse != "" {
+		if err := tag.Validate(reuse); err != nil {
+			return nil, usagef("--reuse: %w", err)
+		}
+	}
 	if fixed == "" {
 		if err := tag.CheckTemplate(cfg.Tag); err != nil {
 			return nil, usage(&config.Error{Path: cfg.Path, Msg: err.Error()})
 		}
 	}
-	p := &plan{cfg: cfg, services: services, user: tag.CurrentUser(), fixedTag: fixed, noCache: o.NoCache, source: cfg.Dir}
+	p := &plan{cfg: cfg, services: services, user: tag.CurrentUser(), fixedTag: fixed, reuseTag: reuse, noCache: o.NoCache, source: cfg.Dir}
 	for _, s := range services {
 		if _, err := p.imageName(s); err != nil {
 			return nil, usage(err)

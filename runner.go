@@ -35,6 +35,15 @@ type runner struct {
 // building (unless NoCache). done reports that no build is needed.
 func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) (bool, error) {
 	p, s := rn.plan, img.Service
+	if p.reuseTag != "" {
+		name, _ := p.imageName(s)
+		ref := Ref{name, p.reuseTag}
+		if im, err := p.eng.Inspect(ctx, ref.String()); err == nil {
+			img.Ref, img.Tag = ref.String(), ref.Tag
+			rn.reused(img, im.ID, time.Now())
+			return true, nil
+		}
+	}
 	svc := p.cfg.Services[s]
 	args := map[string]string{}
 	for k, v := range svc.Args {
@@ -71,11 +80,16 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 	if err := p.eng.Tag(ctx, ids[0], img.Ref); err != nil {
 		return false, nil
 	}
-	img.ID, img.Status, img.Started, img.Duration = ids[0], "reused", start, time.Since(start)
-	_ = rn.run.Update(func(rec *run.Record) { img.fill(rec.Services[s]) })
-	rn.rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Reused, Ref: img.Ref})
-	rn.load(img)
+	rn.reused(img, ids[0], start)
 	return true, nil
+}
+
+// reused records img as an existing image under img.Ref, and loads it.
+func (rn *runner) reused(img *Image, id string, start time.Time) {
+	img.ID, img.Status, img.Started, img.Duration = id, "reused", start, time.Since(start)
+	_ = rn.run.Update(func(rec *run.Record) { img.fill(rec.Services[img.Service]) })
+	rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Reused, Ref: img.Ref})
+	rn.load(img)
 }
 
 // build runs img's build and, with a cluster, starts its load.
@@ -158,7 +172,7 @@ func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 	// A dependency's image reaches the Dockerfile as a build arg, so that
 	// `ARG BASE_IMAGE` / `FROM ${BASE_IMAGE}` picks up this run's build of it.
 	for _, d := range svc.DependsOn {
-		args[argName(d)] = p.refs[d].String()
+		args[argName(d)] = all[d].Ref
 	}
 	labels := map[string]string{}
 	for k, v := range svc.Labels {

@@ -182,3 +182,21 @@ func (e *Engine) Save(ctx context.Context, w io.Writer, refs ...string) error {
 	}
 	return nil
 }
+
+// Load reads an image archive (as Save writes it) into the engine and
+// returns the references it loaded.
+func (e *Engine) Load(ctx context.Context, r io.Reader) ([]string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := GroupCommand(ctx, e.Bin, "load")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = r, &stdout, &stderr
+	if err := RunGroup(cmd); err != nil {
+		return nil, fmt.Errorf("%s load: %v: %s", e.Name, err, strings.TrimSpace(stderr.String()))
+	}
+	var refs []string
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if _, ref, ok := strings.Cut(l, "Loaded image: "); ok {
+			refs = append(refs, strings.TrimSpace(ref))
+		}
+	}
+	return refs, nil
+}

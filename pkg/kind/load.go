@@ -76,7 +76,7 @@ func Load(ctx context.Context, c *Cluster, s Saver, img Image) (map[string]Actio
 	if err != nil {
 		return out, err
 	}
-	err = stream(ctx, need, s, img)
+	err = stream(ctx, need, func(ctx context.Context, w io.Writer) error { return s.Save(ctx, w, img.Ref) }, img)
 	unlock()
 	if err != nil {
 		return out, err
@@ -134,8 +134,21 @@ func inspect(ctx context.Context, n nodes.Node, ref string) (*imageStatus, error
 	return &v.Status, nil
 }
 
-// stream runs one save into every node's `ctr images import` at once.
-func stream(ctx context.Context, ns []nodes.Node, s Saver, img Image) error {
+// ImportArchive streams the archive that write produces into every node
+// of c at once.
+func ImportArchive(ctx context.Context, c *Cluster, write func(context.Context, io.Writer) error) error {
+	unlock, err := lockNodes(ctx, c.Provider, c.Nodes)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return stream(ctx, c.Nodes, write, Image{})
+}
+
+// stream runs one archive writer into every node's `ctr images import` at
+// once. A non-empty img is checked on each node afterwards, and its record
+// removed from a node where the import failed.
+func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io.Writer) error, img Image) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pipes := make([]*io.PipeWriter, len(ns))
@@ -153,14 +166,14 @@ func stream(ctx context.Context, ns []nodes.Node, s Saver, img Image) error {
 	for i, p := range pipes {
 		fan.ws[i] = p
 	}
-	saveErr := s.Save(ctx, fan, img.Ref)
+	saveErr := write(ctx, fan)
 	for _, p := range pipes {
 		p.CloseWithError(saveErr)
 	}
 	var errs []error
 	for i, n := range ns {
 		err := <-results[i]
-		if err == nil && saveErr == nil {
+		if err == nil && saveErr == nil && img.Ref != "" {
 			if st, ierr := inspect(ctx, n, img.Ref); ierr != nil || st == nil || st.ID != img.ID {
 				err = fmt.Errorf("image missing or different after import (%v)", ierr)
 			}
@@ -169,9 +182,11 @@ func stream(ctx context.Context, ns []nodes.Node, s Saver, img Image) error {
 			err = fmt.Errorf("saving from the engine: %w", saveErr)
 		}
 		if err != nil {
-			// Leave no half-written image record behind.
-			_ = n.CommandContext(context.WithoutCancel(ctx), "ctr", "--namespace=k8s.io", "images", "rm", img.Ref).Run()
-			errs = append(errs, &NodeError{Node: n.String(), Image: img.Ref, Err: err})
+			if img.Ref != "" {
+				// Leave no half-written image record behind.
+				_ = n.CommandContext(context.WithoutCancel(ctx), "ctr", "--namespace=k8s.io", "images", "rm", img.Ref).Run()
+			}
+			errs = append(errs, &NodeError{Node: n.String(), Image: orArchive(img.Ref), Err: err})
 		}
 	}
 	return errors.Join(errs...)
@@ -251,4 +266,11 @@ func forEach(ns []nodes.Node, f func(nodes.Node) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func orArchive(ref string) string {
+	if ref == "" {
+		return "archive"
+	}
+	return ref
 }

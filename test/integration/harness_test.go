@@ -117,7 +117,7 @@ type result struct {
 func (r *repo) slipway(ctx context.Context, env []string, args ...string) result {
 	r.t.Helper()
 	meta := filepath.Join(r.t.TempDir(), "meta.json")
-	if len(args) > 0 && args[0] == "build" {
+	if len(args) > 0 && args[0] == "build" && !slices.Contains(args, "--metadata-file") {
 		args = append(args, "--metadata-file", meta)
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)

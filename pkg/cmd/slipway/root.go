@@ -9,6 +9,8 @@ import (
 	buildcmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/build"
 	cleancmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/clean"
 	configcmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/config"
+	exportcmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/export"
+	importcmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/importcmd"
 	loadcmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/load"
 	lscmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/ls"
 	prunecmd "github.com/slipway-dev/slipway/pkg/cmd/slipway/prune"
@@ -29,6 +31,7 @@ func New(s cli.Streams) *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.File, "file", "f", "", "slipway.yaml to use (default: found by walking up from the working directory)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.UsageErr("%v", err) })
 	root.AddCommand(buildcmd.New(s, g), tagcmd.New(s, g), configcmd.New(s, g), loadcmd.New(s, g),
-		cleancmd.New(s, g), prunecmd.New(s, g), lscmd.New(s, g))
+		cleancmd.New(s, g), prunecmd.New(s, g), lscmd.New(s, g),
+		exportcmd.New(s, g), importcmd.New(s, g))
 	return root
 }

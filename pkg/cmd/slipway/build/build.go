@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,6 +22,7 @@ import (
 
 type flags struct {
 	tag, engine, progress, metadataFile, output string
+	metadataFormat, reuse                       string
 	jobs, hostJobs                              int
 	keepGoing, noCache, cleanup                 bool
 	timeout                                     time.Duration
@@ -49,6 +50,8 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	fl.StringVar(&f.engine, "engine", "", "docker or podman (default: a reachable docker, else podman)")
 	fl.StringVar(&f.progress, "progress", "auto", "auto, tty, plain, json or quiet")
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the run's result as JSON to this file")
+	fl.StringVar(&f.metadataFormat, "metadata-format", "slipway", "shape of --metadata-file: slipway, bake (docker buildx bake --metadata-file) or skaffold (--file-output)")
+	fl.StringVar(&f.reuse, "reuse", "", "use an existing image of this tag instead of building (default: $SLIPWAY_REUSE_TAG)")
 	fl.StringVarP(&f.output, "output", "o", "table", "table or json (json prints the metadata to stdout)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every build step again")
 	fl.StringVar(&f.kind, "kind", "", "load each image into this Kind cluster as soon as it is built (--kind alone: the default cluster)")
@@ -63,6 +66,9 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 	case "auto", "tty", "plain", "json", "quiet":
 	default:
 		return cli.UsageErr("--progress %q: want auto, tty, plain, json or quiet", f.progress)
+	}
+	if !slices.Contains(run.Formats, f.metadataFormat) {
+		return cli.UsageErr("--metadata-format %q: want one of %v", f.metadataFormat, run.Formats)
 	}
 	if f.output != "table" && f.output != "json" {
 		return cli.UsageErr("--output %q: want table or json", f.output)
@@ -85,14 +91,14 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 	res, err := slipway.Build(cmd.Context(), slipway.Options{
 		Config: g.File, Services: args, Tag: f.tag, Jobs: jobs, HostJobs: f.hostJobs, KeepGoing: f.keepGoing,
 		Timeout: f.timeout, Engine: f.engine, NoCache: f.noCache, Reporter: rep, Kind: kindOpts,
-		Cleanup: f.cleanup,
+		Cleanup: f.cleanup, ReuseTag: f.reuse,
 	})
 	rep.Close()
 	if res == nil {
 		return err
 	}
 	if f.metadataFile != "" {
-		if werr := writeMetadata(f.metadataFile, res.Metadata); werr != nil && err == nil {
+		if werr := writeMetadata(f.metadataFile, f.metadataFormat, res.Metadata); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -133,12 +139,12 @@ func printTable(w io.Writer, res *slipway.Result) {
 	fmt.Fprintf(w, "run %s (logs: %s)\n", res.Run, res.RunDir)
 }
 
-func writeMetadata(path string, rec run.Record) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
+func writeMetadata(path, format string, rec run.Record) error {
+	b, err := rec.Marshal(format)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := run.WriteFileAtomic(path, b); err != nil {
 		return fmt.Errorf("writing metadata file: %w", err)
 	}
 	return nil

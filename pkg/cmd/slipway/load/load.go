@@ -15,14 +15,30 @@ import (
 // New returns the load command.
 func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	var o slipway.LoadOptions
-	var engineName string
+	var engineName, from string
 	cmd := &cobra.Command{
-		Use:   "load SERVICE|IMAGE ...",
+		Use:   "load [--from FILE] SERVICE|IMAGE ...",
 		Short: "Load images into a Kind cluster, sending only what each node lacks",
 		Long: "A SERVICE loads the image the newest run of this project built for it;\n" +
 			"anything with ':' or '/' is taken as an image reference.",
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if from != "" {
+				if len(args) > 0 {
+					return cli.UsageErr("--from loads a whole archive: give no images")
+				}
+				_, cluster, err := slipway.ResolveImages(g.File, nil)
+				if err != nil {
+					return err
+				}
+				if err := slipway.LoadArchive(cmd.Context(), o.Kind, cluster, from); err != nil {
+					return err
+				}
+				fmt.Fprintf(s.Out, "loaded %s\n", from)
+				return nil
+			}
+			if len(args) == 0 {
+				return cli.UsageErr("name at least one SERVICE or IMAGE (or --from FILE)")
+			}
 			o.Engine = engineName
 			refs, cluster, err := slipway.ResolveImages(g.File, args)
 			if err != nil {
@@ -52,6 +68,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.Kind.Cluster, "cluster", "", "Kind cluster (default: KIND_CLUSTER_NAME, the config's kind.cluster, or the only cluster)")
 	cmd.Flags().StringSliceVar(&o.Kind.Nodes, "nodes", nil, "only these nodes (comma-separated names)")
+	cmd.Flags().StringVar(&from, "from", "", "stream this archive (from slipway export) into the nodes")
 	cmd.Flags().StringVar(&engineName, "engine", "", "engine holding the images: docker or podman")
 	cmd.Flags().IntVarP(&o.Jobs, "jobs", "j", 0, "images loaded at once (default: the number of CPUs)")
 	return cmd
