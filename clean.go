@@ -105,6 +105,8 @@ type PruneOptions struct {
 	// User is whose images; "" means the current user.
 	User     string
 	AllUsers bool
+	// Project, if set, limits pruning to one project's images.
+	Project string
 	// Keep keeps the newest Keep images of each service in each place.
 	Keep     int
 	Clusters []string
@@ -144,7 +146,7 @@ func Prune(ctx context.Context, o PruneOptions) (*Removal, error) {
 	cutoff := time.Now().Add(-o.OlderThan)
 	var targets []Copy
 	for _, c := range copies {
-		if !o.AllUsers && c.User != user {
+		if !o.AllUsers && c.User != user || o.Project != "" && c.Project != o.Project {
 			continue
 		}
 		key := c.Place + "\x00" + c.Project + "\x00" + c.Service

@@ -32,6 +32,7 @@ func New(s cli.Streams, _ *cli.Globals) *cobra.Command {
 	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "remove images built longer ago than this (e.g. 24h)")
 	cmd.Flags().StringVar(&o.User, "user", "", "whose images (default: yours)")
 	cmd.Flags().BoolVar(&o.AllUsers, "all-users", false, "every user's slipway images")
+	cmd.Flags().StringVar(&o.Project, "project", "", "only this project's images")
 	cmd.Flags().IntVar(&o.Keep, "keep", 0, "keep the newest N images of each service in each place")
 	cmd.Flags().StringSliceVar(&o.Clusters, "kind", nil, "also prune these Kind clusters' nodes")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print what would be removed, remove nothing")
