@@ -2,12 +2,10 @@ package slipway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-dev/slipway/pkg/config"
 	"github.com/slipway-dev/slipway/pkg/engine"
@@ -38,8 +36,6 @@ type LoadOptions struct {
 	Kind KindOptions
 	// Engine holding the images: "docker", "podman" or "" to detect.
 	Engine string
-	// Jobs bounds images loaded at once: 0 means the number of CPUs.
-	Jobs int
 	// ConfigCluster is the config's kind.cluster default, if any.
 	ConfigCluster string
 }
@@ -55,37 +51,24 @@ func Load(ctx context.Context, o LoadOptions, refs ...string) (map[string]*Loade
 	if err != nil {
 		return nil, err
 	}
-	imgs := make([]kind.Image, 0, len(refs))
-	for _, r := range refs {
-		img, err := eng.Inspect(ctx, r)
-		if err != nil {
-			return nil, usagef("image %s: %w", r, err)
-		}
-		imgs = append(imgs, kind.Image{Ref: r, ID: img.ID})
+	found, err := eng.InspectAll(ctx, refs...)
+	if err != nil {
+		return nil, usagef("loading: %w", err)
 	}
+	imgs := make([]kind.Image, len(refs))
+	for i, r := range refs {
+		imgs[i] = kind.Image{Ref: r, ID: found[i].ID}
+	}
+	start := time.Now()
+	actions, err := kind.LoadAll(ctx, c, eng, imgs)
 	out := map[string]*Loaded{}
-	g, gctx := errgroup.WithContext(ctx)
-	jobs := o.Jobs
-	if jobs <= 0 {
-		jobs = DefaultJobs()
-	}
-	g.SetLimit(jobs)
-	res := make([]*Loaded, len(imgs))
-	for i, img := range imgs {
-		g.Go(func() error {
-			res[i] = loadOne(gctx, c, eng, img)
-			return nil
-		})
-	}
-	_ = g.Wait()
-	var errs []error
-	for _, l := range res {
-		out[l.Ref] = l
-		if l.Err != nil {
-			errs = append(errs, l.Err)
+	for _, img := range imgs {
+		out[img.Ref] = &Loaded{Ref: img.Ref, Cluster: c.Name, Nodes: actions[img.Ref], Duration: time.Since(start)}
+		if len(actions[img.Ref]) < len(c.Nodes) {
+			out[img.Ref].Err = err
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, err
 }
 
 func loadOne(ctx context.Context, c *kind.Cluster, eng *engine.Engine, img kind.Image) *Loaded {

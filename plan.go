@@ -96,6 +96,7 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 			return nil, usage(err)
 		}
 		p.eng = eng
+		eng.DetectBuildx(ctx)
 	}
 	if o.Cleanup && o.Kind == nil {
 		return nil, usagef("--cleanup removes the local copy once an image is in Kind: it needs --kind")

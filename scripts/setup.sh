@@ -309,6 +309,8 @@ main() {
   step_apt
   step_docker
   step_tools
+  "$LIB_DIR/setup-registry.sh"
+  SLIPWAY_TOOLS_DIR="$TOOLS_DIR" SLIPWAY_CACHE_DIR="$CACHE_DIR" "$LIB_DIR/setup-buildkit.sh"
   [[ "${SLIPWAY_SKIP_IMAGES:-}" == 1 ]] && return
   step_images
   SLIPWAY_TOOLS_DIR="$TOOLS_DIR" "$LIB_DIR/setup-podman.sh"

@@ -63,11 +63,38 @@ func probe(ctx context.Context, name string) (*Engine, error) {
 			return nil, fmt.Errorf("podman: not working (%v)", err)
 		}
 	}
-	if name == "docker" {
-		_, err := e.output(ctx, "buildx", "version")
-		e.Buildx = err == nil
-	}
 	return e, nil
+}
+
+// DetectBuildx sets Buildx when the docker buildx plugin answers; only
+// builds need it, so Detect leaves it to them.
+func (e *Engine) DetectBuildx(ctx context.Context) {
+	if e.Name != "docker" {
+		return
+	}
+	_, err := e.output(ctx, "buildx", "version")
+	e.Buildx = err == nil
+}
+
+// InspectAll inspects refs in one call; any missing one is an error that
+// names it.
+func (e *Engine) InspectAll(ctx context.Context, refs ...string) ([]*Image, error) {
+	out, err := e.output(ctx, append([]string{"image", "inspect"}, refs...)...)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+		}
+		return nil, err
+	}
+	var raw []inspectJSON
+	if err := json.Unmarshal(out, &raw); err != nil || len(raw) != len(refs) {
+		return nil, fmt.Errorf("inspecting images: unreadable answer from %s", e.Name)
+	}
+	imgs := make([]*Image, len(raw))
+	for i, r := range raw {
+		imgs[i] = r.image()
+	}
+	return imgs, nil
 }
 
 // output runs the CLI and returns stdout; a failure carries stderr.

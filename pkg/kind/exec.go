@@ -20,11 +20,3 @@ func runErr(err error) error {
 	}
 	return err
 }
-
-func runOutput(err error) []byte {
-	var re *kindexec.RunError
-	if errors.As(err, &re) {
-		return re.Output
-	}
-	return nil
-}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -45,93 +46,168 @@ func (e *NodeError) Error() string {
 }
 func (e *NodeError) Unwrap() error { return e.Err }
 
-// Load puts img on every node of c: nothing for a node that has it, a
-// re-tag for one that has the content under another name, and for the rest
-// one save streamed to all of them at once, with no temp file.
+// Load puts img on every node of c; see LoadAll.
 func Load(ctx context.Context, c *Cluster, s Saver, img Image) (map[string]Action, error) {
-	out := make(map[string]Action, len(c.Nodes))
+	out, err := LoadAll(ctx, c, s, []Image{img})
+	return out[img.Ref], err
+}
+
+// LoadAll puts images on every node of c, sending only what each node
+// lacks: nothing where the node has an image under its name, a re-tag where
+// it has the content under another name, and for the rest one save of all
+// the images a set of nodes needs (shared layers travel once), streamed to
+// those nodes at once with no temp file. It returns ref -> node -> action.
+func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string]map[string]Action, error) {
+	out := map[string]map[string]Action{}
+	for _, img := range imgs {
+		out[img.Ref] = map[string]Action{}
+	}
 	var mu sync.Mutex
-	var need []nodes.Node
-	errs := forEach(c.Nodes, func(n nodes.Node) error {
-		a, err := plan(ctx, n, img)
+	needs := map[string][]nodes.Node{} // image ref -> nodes lacking it
+	err := forEach(c.Nodes, func(n nodes.Node) error {
+		have, err := nodeImages(ctx, n)
 		if err != nil {
-			return &NodeError{Node: n.String(), Image: img.Ref, Err: err}
+			return &NodeError{Node: n.String(), Image: refsOf(imgs), Err: err}
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if a == "" {
-			need = append(need, n)
-		} else {
-			out[n.String()] = a
+		var retag [][2]string
+		for _, img := range imgs {
+			a := Action("")
+			switch tags := have[img.ID]; {
+			case slices.Contains(tags, img.Ref):
+				a = Present
+			case len(tags) > 0:
+				retag = append(retag, [2]string{tags[0], img.Ref})
+				a = Retagged
+			}
+			mu.Lock()
+			if a == "" {
+				needs[img.Ref] = append(needs[img.Ref], n)
+			} else {
+				out[img.Ref][n.String()] = a
+			}
+			mu.Unlock()
+		}
+		if err := retagAll(ctx, n, retag); err != nil {
+			return &NodeError{Node: n.String(), Image: refsOf(imgs), Err: err}
 		}
 		return nil
 	})
-	if errs != nil {
-		return out, errs
-	}
-	if len(need) == 0 {
-		return out, nil
-	}
-	unlock, err := lockNodes(ctx, c.Provider, need)
 	if err != nil {
 		return out, err
 	}
-	err = stream(ctx, need, func(ctx context.Context, w io.Writer) error { return s.Save(ctx, w, img.Ref) }, img)
-	unlock()
-	if err != nil {
-		return out, err
-	}
-	for _, n := range need {
-		out[n.String()] = Loaded
-	}
-	return out, nil
-}
-
-// plan says what node n needs for img: "" means a full load.
-func plan(ctx context.Context, n nodes.Node, img Image) (Action, error) {
-	st, err := inspect(ctx, n, img.Ref)
-	if err != nil {
-		return "", err
-	}
-	if st != nil && st.ID == img.ID {
-		return Present, nil
-	}
-	byID, err := inspect(ctx, n, img.ID)
-	if err != nil {
-		return "", err
-	}
-	if byID == nil || len(byID.RepoTags) == 0 {
-		return "", nil
-	}
-	if err := n.CommandContext(ctx, "ctr", "--namespace=k8s.io", "images", "tag", "--force", byID.RepoTags[0], img.Ref).Run(); err != nil {
-		return "", fmt.Errorf("re-tagging %s as %s: %w", byID.RepoTags[0], img.Ref, runErr(err))
-	}
-	return Retagged, nil
-}
-
-type imageStatus struct {
-	ID       string   `json:"id"`
-	RepoTags []string `json:"repoTags"`
-}
-
-// inspect asks the node's CRI about ref; nil means the node lacks it.
-func inspect(ctx context.Context, n nodes.Node, ref string) (*imageStatus, error) {
-	var stdout, stderr bytes.Buffer
-	err := n.CommandContext(ctx, "crictl", "inspecti", "-o", "json", ref).SetStdout(&stdout).SetStderr(&stderr).Run()
-	if err != nil {
-		msg := stderr.String() + string(runOutput(err))
-		if strings.Contains(msg, "no such image") || strings.Contains(msg, "not found") {
-			return nil, nil
+	// One stream per distinct set of nodes: usually every image needs every
+	// node (cold) or one image needs them all (one changed service).
+	groups := map[string][]Image{}
+	groupNodes := map[string][]nodes.Node{}
+	for _, img := range imgs {
+		ns := needs[img.Ref]
+		if len(ns) == 0 {
+			continue
 		}
-		return nil, fmt.Errorf("asking containerd for %s: %w", ref, runErr(err))
+		slices.SortFunc(ns, func(a, b nodes.Node) int { return strings.Compare(a.String(), b.String()) })
+		key := nodeNames(ns)
+		groups[key] = append(groups[key], img)
+		groupNodes[key] = ns
+	}
+	var errs []error
+	for key, group := range groups {
+		ns := groupNodes[key]
+		if err := loadGroup(ctx, c, s, ns, group); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, img := range group {
+			for _, n := range ns {
+				out[img.Ref][n.String()] = Loaded
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group []Image) error {
+	unlock, err := lockNodes(ctx, c.Provider, ns)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	refs := make([]string, len(group))
+	for i, img := range group {
+		refs[i] = img.Ref
+	}
+	return stream(ctx, ns, func(ctx context.Context, w io.Writer) error { return s.Save(ctx, w, refs...) }, group)
+}
+
+// nodeImages maps each image ID on the node to its names, in one exec.
+func nodeImages(ctx context.Context, n nodes.Node) (map[string][]string, error) {
+	var stdout, stderr bytes.Buffer
+	if err := n.CommandContext(ctx, "crictl", "images", "-o", "json").SetStdout(&stdout).SetStderr(&stderr).Run(); err != nil {
+		return nil, fmt.Errorf("asking containerd for its images: %w %s", runErr(err), strings.TrimSpace(stderr.String()))
 	}
 	var v struct {
-		Status imageStatus `json:"status"`
+		Images []struct {
+			ID       string   `json:"id"`
+			RepoTags []string `json:"repoTags"`
+		} `json:"images"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
-		return nil, fmt.Errorf("reading crictl inspecti %s: %w", ref, err)
+		return nil, fmt.Errorf("reading crictl images: %w", err)
 	}
-	return &v.Status, nil
+	m := map[string][]string{}
+	for _, im := range v.Images {
+		m[im.ID] = append(m[im.ID], im.RepoTags...)
+	}
+	return m, nil
+}
+
+// retagAll gives existing content new names, in one exec.
+func retagAll(ctx context.Context, n nodes.Node, pairs [][2]string) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	var script strings.Builder
+	script.WriteString("set -e\n")
+	for _, p := range pairs {
+		fmt.Fprintf(&script, "ctr --namespace=k8s.io images tag --force %s %s >/dev/null\n", shellQuote(p[0]), shellQuote(p[1]))
+	}
+	var stderr bytes.Buffer
+	if err := n.CommandContext(ctx, "sh", "-c", script.String()).SetStderr(&stderr).Run(); err != nil {
+		return fmt.Errorf("re-tagging: %w %s", runErr(err), strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func nodeNames(ns []nodes.Node) string {
+	names := make([]string, len(ns))
+	for i, n := range ns {
+		names[i] = n.String()
+	}
+	return strings.Join(names, ",")
+}
+
+func refsOf(imgs []Image) string {
+	refs := make([]string, len(imgs))
+	for i, img := range imgs {
+		refs[i] = img.Ref
+	}
+	return strings.Join(refs, ", ")
+}
+
+// verify checks that every image arrived under its name with its ID.
+func verify(ctx context.Context, n nodes.Node, imgs []Image) error {
+	have, err := nodeImages(ctx, n)
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		if !slices.Contains(have[img.ID], img.Ref) {
+			return fmt.Errorf("%s missing or different after import", img.Ref)
+		}
+	}
+	return nil
 }
 
 // ImportArchive streams the archive that write produces into every node
@@ -142,13 +218,13 @@ func ImportArchive(ctx context.Context, c *Cluster, write func(context.Context, 
 		return err
 	}
 	defer unlock()
-	return stream(ctx, c.Nodes, write, Image{})
+	return stream(ctx, c.Nodes, write, nil)
 }
 
 // stream runs one archive writer into every node's `ctr images import` at
 // once. A non-empty img is checked on each node afterwards, and its record
 // removed from a node where the import failed.
-func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io.Writer) error, img Image) error {
+func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io.Writer) error, imgs []Image) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pipes := make([]*io.PipeWriter, len(ns))
@@ -173,20 +249,22 @@ func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io
 	var errs []error
 	for i, n := range ns {
 		err := <-results[i]
-		if err == nil && saveErr == nil && img.Ref != "" {
-			if st, ierr := inspect(ctx, n, img.Ref); ierr != nil || st == nil || st.ID != img.ID {
-				err = fmt.Errorf("image missing or different after import (%v)", ierr)
-			}
+		if err == nil && saveErr == nil && len(imgs) > 0 {
+			err = verify(ctx, n, imgs)
 		}
 		if err == nil && saveErr != nil {
 			err = fmt.Errorf("saving from the engine: %w", saveErr)
 		}
 		if err != nil {
-			if img.Ref != "" {
+			if len(imgs) > 0 {
 				// Leave no half-written image record behind.
-				_ = n.CommandContext(context.WithoutCancel(ctx), "ctr", "--namespace=k8s.io", "images", "rm", img.Ref).Run()
+				args := []string{"--namespace=k8s.io", "images", "rm"}
+				for _, img := range imgs {
+					args = append(args, img.Ref)
+				}
+				_ = n.CommandContext(context.WithoutCancel(ctx), "ctr", args...).Run()
 			}
-			errs = append(errs, &NodeError{Node: n.String(), Image: orArchive(img.Ref), Err: err})
+			errs = append(errs, &NodeError{Node: n.String(), Image: orArchive(refsOf(imgs)), Err: err})
 		}
 	}
 	return errors.Join(errs...)

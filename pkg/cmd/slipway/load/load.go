@@ -70,6 +70,5 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	cmd.Flags().StringSliceVar(&o.Kind.Nodes, "nodes", nil, "only these nodes (comma-separated names)")
 	cmd.Flags().StringVar(&from, "from", "", "stream this archive (from slipway export) into the nodes")
 	cmd.Flags().StringVar(&engineName, "engine", "", "engine holding the images: docker or podman")
-	cmd.Flags().IntVarP(&o.Jobs, "jobs", "j", 0, "images loaded at once (default: the number of CPUs)")
 	return cmd
 }
