@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/slipway-dev/slipway/pkg/config"
 	"github.com/slipway-dev/slipway/pkg/engine"
 	"github.com/slipway-dev/slipway/pkg/kind"
