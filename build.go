@@ -56,6 +56,18 @@ type Options struct {
 	// instead of building it (CI: build once, reuse in later jobs); a
 	// service without one is built as usual.
 	ReuseTag string
+	// Push sends each image to the registry its name points at, while the
+	// other builds go on. Credentials come from the engine's login store.
+	Push bool
+	// Registry, if set, moves every image name to this registry host.
+	Registry string
+	// Platforms builds each image for these platforms (more than one needs Push).
+	Platforms []string
+	// Builder is a named buildx builder, e.g. a remote BuildKit daemon.
+	Builder string
+	// Shard "i/n" builds only the i-th of n disjoint parts of the services
+	// (a service and what it depends on stay together), for CI fan-out.
+	Shard string
 	// Cleanup removes this run's images from the local engine once they
 	// are in every Kind node (as the old script's --cleanup did).
 	Cleanup bool
@@ -78,6 +90,8 @@ type Image struct {
 	Kind *Loaded
 	// CleanedUp is set when Options.Cleanup removed the engine's copy.
 	CleanedUp bool
+	// Pushed is the registry digest, when Options.Push sent it.
+	Pushed string
 }
 
 // Result is what a run made, by service.
@@ -238,8 +252,12 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		default:
 			img.Status, img.Err = "cancelled", oc.Err
 		}
-		if img.Kind != nil && img.Kind.Err != nil {
-			img.Status, img.Err, failed = "failed", img.Kind.Err, true
+		if img.Status == "built" || img.Status == "reused" {
+			if img.Err != nil { // its push or load failed
+				img.Status, failed = "failed", true
+			} else if img.Kind != nil && img.Kind.Err != nil {
+				img.Status, img.Err, failed = "failed", img.Kind.Err, true
+			}
 		}
 		if img.Status != "built" && img.Status != "reused" && img.Status != "failed" {
 			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.State(img.Status)})
@@ -280,7 +298,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
 	for _, s := range res.Order {
 		img := res.Images[s]
-		if img.Kind == nil || img.Kind.Err != nil {
+		delivered := img.Err == nil && (img.Kind != nil && img.Kind.Err == nil || img.Pushed != "")
+		if !delivered || p.pushOnly() {
 			continue
 		}
 		if err := p.eng.Untag(ctx, img.Ref); err == nil {
@@ -291,7 +310,7 @@ func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
 
 // fill copies what is known of img into its record entry.
 func (img *Image) fill(rs *run.Service) {
-	rs.Image, rs.Tag = img.Ref, img.Tag
+	rs.Image, rs.Tag, rs.Pushed = img.Ref, img.Tag, img.Pushed
 	rs.ID, rs.DurationMS, rs.CleanedUp = img.ID, img.Duration.Milliseconds(), img.CleanedUp
 	if !img.Started.IsZero() {
 		t := img.Started

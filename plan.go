@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"text/template"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/slipway-dev/slipway/pkg/config"
 	"github.com/slipway-dev/slipway/pkg/engine"
+	"github.com/slipway-dev/slipway/pkg/inputs"
 	"github.com/slipway-dev/slipway/pkg/kind"
 	"github.com/slipway-dev/slipway/pkg/run"
 	"github.com/slipway-dev/slipway/pkg/tag"
@@ -38,10 +41,16 @@ type plan struct {
 	source   string
 	fixedTag string // from --tag or IMAGE_TAG; "" means use the template
 	reuseTag string
-	noCache  bool
-	refs     map[string]Ref
-	cluster  *kind.Cluster // where to load, if anywhere
-	loads    errgroup.Group
+	registry string
+	// push sends each image to its registry; platforms builds for several
+	// platforms at once (pushed, since the engine holds one).
+	push      bool
+	platforms []string
+	builder   string
+	noCache   bool
+	refs      map[string]Ref
+	cluster   *kind.Cluster // where to load, if anywhere
+	loads     errgroup.Group
 }
 
 // prepare validates every input and reaches the engine; all its errors are
@@ -84,11 +93,25 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 			return nil, usage(&config.Error{Path: cfg.Path, Msg: err.Error()})
 		}
 	}
-	p := &plan{cfg: cfg, services: services, user: tag.CurrentUser(), fixedTag: fixed, reuseTag: reuse, noCache: o.NoCache, source: cfg.Dir}
-	for _, s := range services {
+	p := &plan{cfg: cfg, registry: firstNonEmpty(o.Registry, cfg.Registry), push: o.Push, builder: o.Builder,
+		platforms: o.Platforms, services: services, user: tag.CurrentUser(), fixedTag: fixed, reuseTag: reuse, noCache: o.NoCache, source: cfg.Dir}
+	if o.Shard != "" {
+		i, n, err := config.ParseShard(o.Shard)
+		if err != nil {
+			return nil, usage(err)
+		}
+		p.services = cfg.Shard(services, i, n)
+		if len(p.services) == 0 {
+			return nil, usagef("shard %s has no services (there are %d)", o.Shard, len(services))
+		}
+	}
+	for _, s := range p.services {
 		if _, err := p.imageName(s); err != nil {
 			return nil, usage(err)
 		}
+	}
+	if len(p.platforms) > 1 && !p.push {
+		return nil, usagef("building for %d platforms needs --push: the local engine holds one platform per image", len(p.platforms))
 	}
 	if needEngine {
 		eng, err := engine.Detect(ctx, o.Engine)
@@ -97,9 +120,12 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 		}
 		p.eng = eng
 		eng.DetectBuildx(ctx)
+		if err := p.checkBuilder(ctx); err != nil {
+			return nil, err
+		}
 	}
-	if o.Cleanup && o.Kind == nil {
-		return nil, usagef("--cleanup removes the local copy once an image is in Kind: it needs --kind")
+	if o.Cleanup && o.Kind == nil && !o.Push {
+		return nil, usagef("--cleanup removes the local copy once an image is in Kind or pushed: it needs --kind or --push")
 	}
 	if o.Kind != nil {
 		if p.cluster, err = findCluster(ctx, *o.Kind, cfg.Kind.Cluster); err != nil {
@@ -111,6 +137,63 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 		p.git.Marker = &cfg.DirtyMarker
 	}
 	return p, nil
+}
+
+// pushOnly reports builds that go straight to the registry: several
+// platforms, which the local engine cannot hold.
+func (p *plan) pushOnly() bool { return p.push && len(p.platforms) > 1 }
+
+// insecure reports whether ref's registry may be reached over plain HTTP:
+// loopback always, others only when the config says so.
+func (p *plan) insecure(ref string) bool {
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return false
+	}
+	host := reference.Domain(n)
+	h := host
+	if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.HasSuffix(h, "]") {
+		h = h[:i]
+	}
+	if h == "localhost" || strings.HasPrefix(h, "127.") || h == "[::1]" {
+		return true
+	}
+	return slices.Contains(p.cfg.InsecureRegistries, host)
+}
+
+// checkBuilder makes sure the builder exists and can build every platform
+// asked for, before anything starts.
+func (p *plan) checkBuilder(ctx context.Context) error {
+	if p.builder == "" && len(p.platforms) == 0 {
+		return nil
+	}
+	if !p.eng.Buildx {
+		return usagef("--builder and --platform need the docker buildx plugin")
+	}
+	have, err := p.eng.BuilderPlatforms(ctx, p.builder)
+	if err != nil {
+		return usage(err)
+	}
+	name := firstNonEmpty(p.builder, "default")
+	for _, want := range p.platforms {
+		if slices.Contains(have, want) {
+			continue
+		}
+		// A foreign platform is fine for a Dockerfile that only copies and
+		// cross-compiles; a RUN step on it would need emulation.
+		for _, s := range p.services {
+			svc := p.cfg.Services[s]
+			steps, err := inputs.TargetRunSteps(p.cfg.DockerfilePath(svc), svc.Target)
+			if err != nil {
+				return usage(err)
+			}
+			if len(steps) > 0 {
+				return usagef("builder %s cannot build %s for %s: RUN at %s %s needs emulation (it builds for %s); cross-compile in a stage FROM --platform=$BUILDPLATFORM",
+					name, s, want, svc.Dockerfile, strings.Join(steps, ", "), strings.Join(have, ", "))
+			}
+		}
+	}
+	return nil
 }
 
 // imageName expands the config's image template for service s.
@@ -128,6 +211,12 @@ func (p *plan) imageName(s string) (string, error) {
 		return "", &config.Error{Path: p.cfg.Path, Msg: fmt.Sprintf("image template: %v", err)}
 	}
 	name := b.String()
+	if p.registry != "" {
+		// --registry moves every image to that registry, keeping its path.
+		if n, err := reference.ParseNormalizedNamed(name); err == nil {
+			name = p.registry + "/" + reference.Path(n)
+		}
+	}
 	if _, err := reference.ParseNamed(name); err != nil {
 		return "", &config.Error{Path: p.cfg.Path, Msg: fmt.Sprintf("image name %q for service %s is not a valid image name: %v", name, s, err)}
 	}

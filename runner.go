@@ -69,7 +69,9 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 		return false, nil
 	}
 	img.Inputs = digest
-	if p.noCache {
+	// A remote builder sees the registry, not this engine, so the engine's
+	// images say nothing about what it would build.
+	if p.noCache || p.builder != "" || p.pushOnly() {
 		return false, nil
 	}
 	ids, err := p.eng.ImageIDs(ctx, map[string]string{LabelInputs: digest, LabelUser: p.user, LabelService: s, LabelProject: p.cfg.Project})
@@ -138,28 +140,79 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 	return nil
 }
 
-// load, with a cluster, loads img while the other builds go on; Build
-// waits for all loads.
+// deliver pushes img and loads it into Kind, as asked, while the other
+// builds go on; Build waits for every delivery.
 func (rn *runner) load(img *Image) {
-	p, r, rep, s := rn.plan, rn.run, rn.rep, img.Service
-	if p.cluster != nil {
-		// Load while the other builds go on; Build waits for all loads.
-		p.loads.Go(func() error {
-			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loading, Ref: img.Ref})
-			l := loadOne(rn.loadCtx, p.cluster, p.eng, kind.Image{Ref: img.Ref, ID: img.ID})
-			img.Kind = l
-			// Record the load now: a run killed later must still know which
-			// nodes hold this image, so that clean can reach them.
-			_ = r.Update(func(rec *run.Record) { img.fill(rec.Services[s]) })
-			if l.Err != nil {
-				rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Failed, Error: l.Err.Error()})
-				return fmt.Errorf("%s: %w", s, l.Err)
-			}
-			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loaded, Ref: img.Ref, Line: NodeSummary(l)})
-			return nil
-		})
+	p := rn.plan
+	if !p.push && p.cluster == nil {
+		return
 	}
+	p.loads.Go(func() error {
+		err := rn.deliver(img)
+		// Record now: a run killed later must still know where its images
+		// went, so that clean can reach them.
+		_ = rn.run.Update(func(rec *run.Record) { img.fill(rec.Services[img.Service]) })
+		if err != nil {
+			rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Failed, Error: err.Error()})
+		}
+		return err
+	})
 }
+
+func (rn *runner) deliver(img *Image) error {
+	p, rep, s, ctx := rn.plan, rn.rep, img.Service, rn.loadCtx
+	logw := rn.deliveryLog(img)
+	defer logw.Close()
+	if p.push && !p.pushOnly() {
+		rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Pushing, Ref: img.Ref})
+		digest, err := p.eng.Push(ctx, img.Ref, logw)
+		if err != nil {
+			img.Err = fmt.Errorf("%s: %w", s, err)
+			return img.Err
+		}
+		img.Pushed = digest
+		rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Pushed, Ref: img.Ref, Line: digest})
+	}
+	if p.cluster == nil {
+		return nil
+	}
+	local := kind.Image{Ref: img.Ref, ID: img.ID}
+	if p.pushOnly() {
+		// The engine never held this multi-platform image: fetch the
+		// nodes' platform from the registry, then load as usual.
+		if err := p.eng.Pull(ctx, img.Ref, "", logw); err != nil {
+			img.Err = fmt.Errorf("%s: %w", s, err)
+			return img.Err
+		}
+		im, err := p.eng.Inspect(ctx, img.Ref)
+		if err != nil {
+			img.Err = fmt.Errorf("%s: %w", s, err)
+			return img.Err
+		}
+		local.ID = im.ID
+	}
+	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loading, Ref: img.Ref})
+	l := loadOne(ctx, p.cluster, p.eng, local)
+	img.Kind = l
+	if l.Err != nil {
+		return fmt.Errorf("%s: %w", s, l.Err)
+	}
+	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loaded, Ref: img.Ref, Line: NodeSummary(l)})
+	return nil
+}
+
+// deliveryLog appends push and pull output to the service's log file.
+func (rn *runner) deliveryLog(img *Image) io.WriteCloser {
+	f, err := openLog(img.Log)
+	if err != nil {
+		return nopCloser{io.Discard}
+	}
+	return f
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 // spec is the engine-neutral build of service s.
 func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
@@ -185,11 +238,14 @@ func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 		Dockerfile: p.cfg.DockerfilePath(svc),
 		Context:    p.cfg.ContextDir(svc),
 		Target:     svc.Target,
-		Platform:   svc.Platform,
+		Platform:   firstNonEmpty(strings.Join(p.platforms, ","), svc.Platform),
 		Args:       args,
 		Labels:     labels,
 		Tags:       []string{p.refs[s].String()},
 		NoCache:    p.noCache,
+		Builder:    p.builder,
+		PushOnly:   p.pushOnly(),
+		Insecure:   p.insecure(img.Ref),
 	}
 }
 

@@ -30,6 +30,10 @@ type Config struct {
 	Services    map[string]*Service `yaml:"services" json:"services"`
 	Groups      map[string][]string `yaml:"groups,omitempty" json:"groups,omitempty"`
 	Kind        Kind                `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// Registry moves every image to this registry host (e.g. registry.example.com:5000).
+	Registry string `yaml:"registry,omitempty" json:"registry,omitempty"`
+	// InsecureRegistries may be reached over plain HTTP; loopback ones always may.
+	InsecureRegistries []string `yaml:"insecure_registries,omitempty" json:"insecure_registries,omitempty"`
 
 	// Dir is the repository root: the folder holding the config file.
 	Dir string `yaml:"-" json:"-"`

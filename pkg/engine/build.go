@@ -15,6 +15,13 @@ type BuildSpec struct {
 	Tags       []string // full references
 	NoCache    bool
 	IIDFile    string // where the engine writes the image ID
+	// Builder is a named buildx builder (e.g. a remote BuildKit); "" is the default.
+	Builder string
+	// PushOnly sends the result straight to the registry instead of
+	// loading it into the engine: multi-platform images, which the local
+	// engine cannot hold. Insecure allows a plain-HTTP registry.
+	PushOnly bool
+	Insecure bool
 }
 
 // BuildArgv is the exact argv (without the binary) that builds spec.
@@ -22,7 +29,19 @@ func (e *Engine) BuildArgv(s BuildSpec) []string {
 	var a []string
 	switch {
 	case e.Name == "docker" && e.Buildx:
-		a = []string{"buildx", "build", "--load", "--progress=plain"}
+		a = []string{"buildx", "build", "--progress=plain"}
+		if s.Builder != "" {
+			a = append(a, "--builder", s.Builder)
+		}
+		if s.PushOnly {
+			out := "type=image,push=true"
+			if s.Insecure {
+				out += ",registry.insecure=true"
+			}
+			a = append(a, "--output", out)
+		} else {
+			a = append(a, "--load")
+		}
 	case e.Name == "docker":
 		a = []string{"build"}
 	default:

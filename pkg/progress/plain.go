@@ -28,7 +28,7 @@ func (p *Plain) Event(e Event) {
 	switch e.State {
 	case Log:
 		fmt.Fprintf(p.w, "[%s] %s\n", e.Service, e.Line)
-	case Building, Loading:
+	case Building, Loading, Pushing:
 		p.start[e.Service] = e.Time
 		fmt.Fprintf(p.w, "[%s] %s %s\n", e.Service, e.State, e.Ref)
 	case Queued:

@@ -18,6 +18,8 @@ const (
 	Building  State = "building"
 	Loading   State = "loading"
 	Loaded    State = "loaded"
+	Pushing   State = "pushing"
+	Pushed    State = "pushed"
 	Built     State = "built"
 	Reused    State = "reused"
 	Failed    State = "failed"
@@ -29,7 +31,7 @@ const (
 // Final reports whether s ends a service's part in the run.
 func (s State) Final() bool {
 	switch s {
-	case Built, Reused, Loaded, Failed, Cancelled, Skipped:
+	case Built, Reused, Loaded, Pushed, Failed, Cancelled, Skipped:
 		return true
 	}
 	return false

@@ -49,7 +49,7 @@ func (t *TTY) Event(e Event) {
 	switch {
 	case e.State == Log:
 		r.last = e.Line
-	case e.State == Building || e.State == Loading:
+	case e.State == Building || e.State == Loading || e.State == Pushing:
 		r.state, r.start, r.ref = e.State, e.Time, e.Ref
 	default:
 		r.state = e.State
@@ -128,7 +128,7 @@ func mark(s State) string {
 		return "✖"
 	case Cancelled, Skipped:
 		return "-"
-	case Building, Loading:
+	case Building, Loading, Pushing:
 		return "●"
 	}
 	return "·"

@@ -31,6 +31,9 @@ func (r Record) Marshal(format string) ([]byte, error) {
 				// With --load, buildx reports the config digest here too.
 				"containerimage.digest": s.ID,
 			}
+			if s.Pushed != "" {
+				m[name]["containerimage.digest"] = s.Pushed
+			}
 		}
 		v = m
 	case "skaffold":
@@ -51,7 +54,11 @@ func (r Record) Marshal(format string) ([]byte, error) {
 			if s.ID == "" || !produced(s.Status) {
 				continue
 			}
-			out.Builds = append(out.Builds, art{ImageName: strings.TrimSuffix(s.Image, ":"+s.Tag), Tag: s.Image})
+			tag := s.Image
+			if s.Pushed != "" {
+				tag += "@" + s.Pushed // Skaffold pins pushed images by digest
+			}
+			out.Builds = append(out.Builds, art{ImageName: strings.TrimSuffix(s.Image, ":"+s.Tag), Tag: tag})
 		}
 		v = out
 	default:

@@ -51,6 +51,8 @@ type Service struct {
 	Error   string     `json:"error,omitempty"`
 	Log     string     `json:"log,omitempty"`
 	Kind    *KindLoad  `json:"kind,omitempty"`
+	// Pushed is the registry digest of a pushed image.
+	Pushed string `json:"pushed,omitempty"`
 	// CleanedUp is set once --cleanup removed the engine's copy.
 	CleanedUp bool `json:"cleaned_up,omitempty"`
 }

@@ -22,7 +22,10 @@ import (
 
 type flags struct {
 	tag, engine, progress, metadataFile, output string
-	metadataFormat, reuse                       string
+	metadataFormat, reuse, registry, builder    string
+	shard                                       string
+	push                                        bool
+	platforms                                   []string
 	jobs, hostJobs                              int
 	keepGoing, noCache, cleanup                 bool
 	timeout                                     time.Duration
@@ -50,6 +53,11 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	fl.StringVar(&f.engine, "engine", "", "docker or podman (default: a reachable docker, else podman)")
 	fl.StringVar(&f.progress, "progress", "auto", "auto, tty, plain, json or quiet")
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the run's result as JSON to this file")
+	fl.BoolVar(&f.push, "push", false, "push each image to its registry as soon as it is built (credentials: the engine's login store)")
+	fl.StringVar(&f.registry, "registry", "", "put every image under this registry host (default: the config's registry)")
+	fl.StringSliceVar(&f.platforms, "platform", nil, "build for these platforms, e.g. linux/amd64,linux/arm64 (several need --push)")
+	fl.StringVar(&f.builder, "builder", "", "build on this buildx builder, e.g. a remote BuildKit daemon")
+	fl.StringVar(&f.shard, "shard", "", "build only part i of n of the services (i/n), for CI fan-out")
 	fl.StringVar(&f.metadataFormat, "metadata-format", "slipway", "shape of --metadata-file: slipway, bake (docker buildx bake --metadata-file) or skaffold (--file-output)")
 	fl.StringVar(&f.reuse, "reuse", "", "use an existing image of this tag instead of building (default: $SLIPWAY_REUSE_TAG)")
 	fl.StringVarP(&f.output, "output", "o", "table", "table or json (json prints the metadata to stdout)")
@@ -92,6 +100,7 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 		Config: g.File, Services: args, Tag: f.tag, Jobs: jobs, HostJobs: f.hostJobs, KeepGoing: f.keepGoing,
 		Timeout: f.timeout, Engine: f.engine, NoCache: f.noCache, Reporter: rep, Kind: kindOpts,
 		Cleanup: f.cleanup, ReuseTag: f.reuse,
+		Push: f.push, Registry: f.registry, Platforms: f.platforms, Builder: f.builder, Shard: f.shard,
 	})
 	rep.Close()
 	if res == nil {
