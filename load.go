@@ -56,7 +56,7 @@ func Load(ctx context.Context, o LoadOptions, refs ...string) (map[string]*Loade
 	}
 	imgs := make([]kind.Image, len(refs))
 	for i, r := range refs {
-		imgs[i] = kind.Image{Ref: r, ID: found[i].ID}
+		imgs[i] = kind.Image{Ref: r, ID: found[i].ID, Layers: found[i].Layers}
 	}
 	start := time.Now()
 	actions, err := kind.LoadAll(ctx, c, eng, imgs)
@@ -72,6 +72,11 @@ func Load(ctx context.Context, o LoadOptions, refs ...string) (map[string]*Loade
 
 func loadOne(ctx context.Context, c *kind.Cluster, eng *engine.Engine, img kind.Image) *Loaded {
 	start := time.Now()
+	if img.Layers == nil {
+		if im, err := eng.Inspect(ctx, img.Ref); err == nil {
+			img.Layers = im.Layers
+		}
+	}
 	nodes, err := kind.Load(ctx, c, eng, img)
 	return &Loaded{Ref: img.Ref, Cluster: c.Name, Nodes: nodes, Duration: time.Since(start), Err: err}
 }

@@ -120,6 +120,8 @@ type Image struct {
 	Labels   map[string]string
 	Created  time.Time
 	Size     int64
+	// Layers are the uncompressed layer digests (diff IDs), base first.
+	Layers []string
 }
 
 type inspectJSON struct {
@@ -127,7 +129,10 @@ type inspectJSON struct {
 	RepoTags []string `json:"RepoTags"`
 	Created  string   `json:"Created"`
 	Size     int64    `json:"Size"`
-	Config   struct {
+	RootFS   struct {
+		Layers []string `json:"Layers"`
+	} `json:"RootFS"`
+	Config struct {
 		Labels map[string]string `json:"Labels"`
 	} `json:"Config"`
 	Labels map[string]string `json:"Labels"` // podman puts them here too

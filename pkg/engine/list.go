@@ -41,7 +41,7 @@ func (e *Engine) Images(ctx context.Context, labelKey string) ([]*Image, error) 
 }
 
 func (r inspectJSON) image() *Image {
-	img := &Image{ID: normID(r.ID), RepoTags: r.RepoTags, Size: r.Size, Labels: r.Config.Labels}
+	img := &Image{ID: normID(r.ID), RepoTags: r.RepoTags, Size: r.Size, Labels: r.Config.Labels, Layers: r.RootFS.Layers}
 	if img.Labels == nil {
 		img.Labels = r.Labels
 	}

@@ -28,6 +28,8 @@ const (
 type Image struct {
 	Ref string // repository:tag
 	ID  string // the engine's image ID (config digest), as containerd reports it too
+	// Layers are its diff IDs; with them, layers the nodes hold are not sent.
+	Layers []string
 }
 
 // Saver streams an image archive of ref: the engine's `save`.
@@ -132,10 +134,52 @@ func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group 
 	}
 	defer unlock()
 	refs := make([]string, len(group))
+	var layers []string
 	for i, img := range group {
 		refs[i] = img.Ref
+		layers = append(layers, img.Layers...)
 	}
-	return stream(ctx, ns, func(ctx context.Context, w io.Writer) error { return s.Save(ctx, w, refs...) }, group)
+	save := func(ctx context.Context, w io.Writer) error { return s.Save(ctx, w, refs...) }
+	present, err := presentEverywhere(ctx, ns, layers)
+	if err != nil || len(present) == 0 {
+		return stream(ctx, ns, save, group)
+	}
+	filtered := func(ctx context.Context, w io.Writer) error {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(save(ctx, pw)) }()
+		err := filterArchive(pr, w, present)
+		pr.CloseWithError(err)
+		return err
+	}
+	err = stream(ctx, ns, filtered, group)
+	if errors.Is(err, errGuess) {
+		return stream(ctx, ns, save, group)
+	}
+	return err
+}
+
+// presentEverywhere is the subset of layers that every node holds.
+func presentEverywhere(ctx context.Context, ns []nodes.Node, layers []string) (map[string]int64, error) {
+	if len(layers) == 0 {
+		return nil, nil
+	}
+	var all map[string]int64
+	for _, n := range ns {
+		have, err := presentLayers(ctx, n, layers)
+		if err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = have
+			continue
+		}
+		for d, size := range all {
+			if have[d] != size {
+				delete(all, d)
+			}
+		}
+	}
+	return all, nil
 }
 
 // nodeImages maps each image ID on the node to its names, in one exec.

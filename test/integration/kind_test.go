@@ -136,3 +136,31 @@ func TestLoadLeavesNoTempFiles(t *testing.T) {
 		t.Fatalf("temp files left: %v", ents)
 	}
 }
+
+func TestLayerAwareLoadOfImageSharingABase(t *testing.T) {
+	cluster, nodes := newCluster(t)
+	r := newRepo(t, map[string]string{"first": okWith("first-ok"), "second": okWith("second-ok")}, "")
+	first := r.slipway(context.Background(), nil, "build", "first", "--kind="+cluster, "--progress", "quiet")
+	if first.Code != 0 {
+		t.Fatal(first.Stderr)
+	}
+	// The nodes now hold the base layer; the second image's load sends only
+	// its own layer and config (pkg/kind/layers.go), and must still work.
+	second := r.slipway(context.Background(), nil, "build", "second", "--kind="+cluster, "--progress", "quiet")
+	if second.Code != 0 {
+		t.Fatal(second.Stderr)
+	}
+	m := second.Meta.Services["second"]
+	for _, n := range nodes {
+		if m.Kind.Nodes[n] != "loaded" {
+			t.Errorf("%s: %q", n, m.Kind.Nodes[n])
+		}
+		if out := nodeExec(t, n, "ctr", "-n", "k8s.io", "run", "--rm", m.Image, "la-"+n); strings.TrimSpace(out) != "second-ok" {
+			t.Errorf("%s printed %q", n, out)
+		}
+	}
+	out, err := exec.Command("kind", "load", "docker-image", "--name", cluster, m.Image).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "already present") {
+		t.Errorf("kind load after a layer-aware load: %v\n%s", err, out)
+	}
+}

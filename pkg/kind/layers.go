@@ -1,0 +1,237 @@
+package kind
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/distribution/reference"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+)
+
+// Layer-aware loading. containerd's `ctr images import` refuses a Docker
+// archive that lacks any layer file, but takes an OCI layout whose blobs
+// have any names and whose manifests name layers it already holds. So
+// slipway turns the engine's `save` stream into such a layout on the fly,
+// leaving out every layer that all target nodes already have. The engine
+// still produces the whole archive (it can export nothing smaller), but
+// the skipped bytes never cross into the nodes, are not hashed or written
+// again there, and no unpack is redone. See docs/kind-loading.md.
+
+const contentRoot = "/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256"
+
+// presentLayers returns, of the digests, those in the node's k8s.io content
+// store, with their sizes, in one exec.
+func presentLayers(ctx context.Context, n nodes.Node, digests []string) (map[string]int64, error) {
+	var hexes []string
+	for _, d := range digests {
+		if h, ok := strings.CutPrefix(d, "sha256:"); ok && isHex(h) {
+			hexes = append(hexes, h)
+		}
+	}
+	script := "ctr --namespace=k8s.io content ls -q; echo ---; cd " + contentRoot + " && stat -c '%n %s' " + strings.Join(hexes, " ") + " 2>/dev/null; true"
+	var out bytes.Buffer
+	if err := n.CommandContext(ctx, "sh", "-c", script).SetStdout(&out).Run(); err != nil {
+		return nil, fmt.Errorf("listing content: %w", runErr(err))
+	}
+	listed, sizes, _ := strings.Cut(out.String(), "---\n")
+	inNS := map[string]bool{}
+	for _, d := range strings.Fields(listed) {
+		inNS[d] = true
+	}
+	have := map[string]int64{}
+	sc := bufio.NewScanner(strings.NewReader(sizes))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		size, err := strconv.ParseInt(f[1], 10, 64)
+		if d := "sha256:" + f[0]; err == nil && inNS[d] {
+			have[d] = size
+		}
+	}
+	return have, nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && len(s) == 64
+}
+
+// errGuess means a layer was skipped as present by its size, but its
+// content turned out to be another; the caller sends everything instead.
+var errGuess = errors.New("a layer skipped as present was not")
+
+// filterArchive copies a `docker save` stream (the classic Docker layout or
+// Docker 25+'s OCI one) to w as an OCI layout without the layers in
+// present (digest -> size). The classic layout names layers by directory,
+// not digest, so a layer whose size matches a present one is skipped while
+// its digest is computed, and errGuess reports a wrong guess.
+func filterArchive(r io.Reader, w io.Writer, present map[string]int64) error {
+	bySize := map[int64]bool{}
+	for _, s := range present {
+		bySize[s] = true
+	}
+	tr, tw := tar.NewReader(r), tar.NewWriter(w)
+	type desc struct {
+		Digest string
+		Size   int64
+	}
+	descs := map[string]desc{}
+	symlinks := map[string]string{}
+	configs := map[string][]byte{}
+	var mfsts []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	n := 0
+	forward := func(name string, size int64, src io.Reader) error {
+		n++
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("blobs/slipway-%d", n), Size: size, Mode: 0o644, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err := io.Copy(tw, src)
+		return err
+	}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading the saved archive: %w", err)
+		}
+		name := path.Clean(hdr.Name)
+		if hdr.Typeflag == tar.TypeSymlink {
+			symlinks[name] = path.Join(path.Dir(name), hdr.Linkname)
+			continue
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		base := path.Base(name)
+		switch {
+		case name == "manifest.json":
+			if err := json.NewDecoder(tr).Decode(&mfsts); err != nil {
+				return fmt.Errorf("reading manifest.json: %w", err)
+			}
+			continue
+		case name == "index.json" || name == "oci-layout" || name == "repositories" || base == "VERSION" || base == "json":
+			continue // slipway writes its own index; v1 metadata is unused
+		}
+		h := sha256.New()
+		known := ""
+		if hx, ok := strings.CutPrefix(name, "blobs/sha256/"); ok && isHex(hx) {
+			known = "sha256:" + hx
+		}
+		skip := known != "" && present[known] == hdr.Size && hdr.Size > 0
+		if known == "" && base == "layer.tar" && bySize[hdr.Size] {
+			skip = true
+		}
+		if strings.HasSuffix(name, ".json") || hdr.Size < 1<<20 && !skip {
+			// Configs are small and needed whole, for the platform.
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				return err
+			}
+			h.Write(b)
+			configs[name] = b
+			if err := forward(name, hdr.Size, bytes.NewReader(b)); err != nil {
+				return err
+			}
+		} else if skip {
+			if _, err := io.Copy(h, tr); err != nil {
+				return err
+			}
+		} else if err := forward(name, hdr.Size, io.TeeReader(tr, h)); err != nil {
+			return err
+		}
+		d := "sha256:" + hex.EncodeToString(h.Sum(nil))
+		if skip {
+			if _, ok := present[d]; !ok {
+				return errGuess
+			}
+		}
+		descs[name] = desc{d, hdr.Size}
+	}
+	for name, target := range symlinks {
+		if d, ok := descs[target]; ok {
+			descs[name] = d
+		}
+	}
+	if mfsts == nil {
+		return errors.New("the saved archive has no manifest.json")
+	}
+	type ocidesc struct {
+		MediaType   string            `json:"mediaType"`
+		Digest      string            `json:"digest"`
+		Size        int64             `json:"size"`
+		Platform    map[string]string `json:"platform,omitempty"`
+		Annotations map[string]string `json:"annotations,omitempty"`
+	}
+	var index []ocidesc
+	for _, m := range mfsts {
+		cfg, ok := descs[path.Clean(m.Config)]
+		if !ok {
+			return fmt.Errorf("the saved archive lacks config %s", m.Config)
+		}
+		manifest := struct {
+			SchemaVersion int       `json:"schemaVersion"`
+			MediaType     string    `json:"mediaType"`
+			Config        ocidesc   `json:"config"`
+			Layers        []ocidesc `json:"layers"`
+		}{SchemaVersion: 2, MediaType: "application/vnd.docker.distribution.manifest.v2+json",
+			Config: ocidesc{MediaType: "application/vnd.docker.container.image.v1+json", Digest: cfg.Digest, Size: cfg.Size}}
+		for _, l := range m.Layers {
+			d, ok := descs[path.Clean(l)]
+			if !ok {
+				return fmt.Errorf("the saved archive lacks layer %s", l)
+			}
+			manifest.Layers = append(manifest.Layers, ocidesc{MediaType: "application/vnd.docker.image.rootfs.diff.tar", Digest: d.Digest, Size: d.Size})
+		}
+		mb, _ := json.Marshal(manifest)
+		if err := forward("manifest", int64(len(mb)), bytes.NewReader(mb)); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(mb)
+		var plat struct {
+			OS           string `json:"os"`
+			Architecture string `json:"architecture"`
+		}
+		_ = json.Unmarshal(configs[path.Clean(m.Config)], &plat)
+		for _, t := range m.RepoTags {
+			named, err := reference.ParseDockerRef(t)
+			if err != nil {
+				return fmt.Errorf("image name %s: %w", t, err)
+			}
+			index = append(index, ocidesc{MediaType: manifest.MediaType, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(mb)),
+				Platform:    map[string]string{"os": plat.OS, "architecture": plat.Architecture},
+				Annotations: map[string]string{"io.containerd.image.name": named.String()}})
+		}
+	}
+	ib, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index})
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"index.json", ib}, {"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Size: int64(len(f.data)), Mode: 0o644, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
