@@ -26,7 +26,7 @@ type Removal struct {
 type CleanOptions struct {
 	// Run is the run ID; "" means the newest run in the state folder.
 	Run string
-	// Clusters are Kind clusters to clean; none means those the run loaded into.
+	// Clusters are Kind clusters to clean besides those the run loaded into.
 	Clusters []string
 	// Force cleans a run that still holds its lock.
 	Force    bool
@@ -68,18 +68,20 @@ func Clean(ctx context.Context, o CleanOptions) (*Removal, error) {
 	if err != nil {
 		return nil, usage(err)
 	}
-	names := o.Clusters
-	if len(names) == 0 {
-		for _, s := range rec.Services {
-			if s.Kind != nil && s.Kind.Cluster != "" && !slices.Contains(names, s.Kind.Cluster) {
-				names = append(names, s.Kind.Cluster)
-			}
-		}
-	}
-	clusters, err := findClusters(ctx, names, len(o.Clusters) > 0)
+	// The clusters the run recorded, and any the caller names (images it
+	// loaded with Load, outside the run); only named ones must exist.
+	clusters, err := findClusters(ctx, o.Clusters, true)
 	if err != nil {
 		return nil, err
 	}
+	var recorded []string
+	for _, s := range rec.Services {
+		if k := s.Kind; k != nil && k.Cluster != "" && !slices.Contains(recorded, k.Cluster) && !slices.Contains(o.Clusters, k.Cluster) {
+			recorded = append(recorded, k.Cluster)
+		}
+	}
+	more, _ := findClusters(ctx, recorded, false)
+	clusters = append(clusters, more...)
 	want := map[string]string{} // ref -> ID this run made
 	for _, s := range rec.Services {
 		if s.ID != "" {

@@ -29,7 +29,7 @@ func New(s cli.Streams, _ *cli.Globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.Run, "run", "", "the run ID (see the build's result or the run folder)")
 	cmd.Flags().BoolVar(&last, "last", false, "the newest run (the default)")
-	cmd.Flags().StringSliceVar(&o.Clusters, "kind", nil, "Kind clusters to clean (default: those the run loaded into)")
+	cmd.Flags().StringSliceVar(&o.Clusters, "kind", nil, "also clean these Kind clusters (those the run loaded into always are)")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "clean a run that is still in progress")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "print what would be removed, remove nothing")
 	cmd.Flags().StringVar(&o.Engine, "engine", "", "docker or podman (default: the run's)")
