@@ -24,8 +24,10 @@ type Removal struct {
 
 // CleanOptions picks the run to clean.
 type CleanOptions struct {
-	// Run is the run ID; "" means the newest run in the state folder.
-	Run string
+	// Run is the run ID; "" means the newest run in the state folder (of
+	// Project, when set).
+	Run     string
+	Project string
 	// Clusters are Kind clusters to clean besides those the run loaded into.
 	Clusters []string
 	// Force cleans a run that still holds its lock.
@@ -45,10 +47,15 @@ func Clean(ctx context.Context, o CleanOptions) (*Removal, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(recs) == 0 {
-			return nil, usagef("no runs recorded in %s", stateDir)
+		for _, r := range recs {
+			if o.Project == "" || r.Project == o.Project {
+				id = r.Run
+				break
+			}
 		}
-		id = recs[0].Run
+		if id == "" {
+			return nil, usagef("no runs of %s recorded in %s", firstNonEmpty(o.Project, "any project"), stateDir)
+		}
 	}
 	rec, dir, err := run.Load(stateDir, id)
 	if err != nil {

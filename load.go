@@ -140,7 +140,7 @@ func latestBuilt(stateDir, project, service string) (string, error) {
 		return "", err
 	}
 	for _, r := range recs {
-		if s := r.Services[service]; r.Project == project && s != nil && s.Status == "built" {
+		if s := r.Services[service]; r.Project == project && s != nil && (s.Status == "built" || s.Status == "reused") {
 			return s.Image, nil
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,7 +137,42 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 		rec.Services[s].ID, rec.Services[s].Status = out.ID, "built"
 	})
 	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Built, Ref: img.Ref})
+	if rn.plan.push && !rn.plan.pushOnly() && rn.isDependency(s) {
+		// A dependent may build on a remote builder that pulls this image
+		// from the registry: push before the dependents start.
+		if err := rn.push(ctx, img); err != nil {
+			return err
+		}
+	}
 	rn.load(img)
+	return nil
+}
+
+// isDependency reports whether another selected service builds FROM s.
+func (rn *runner) isDependency(s string) bool {
+	for _, other := range rn.plan.services {
+		if slices.Contains(rn.plan.cfg.Services[other].DependsOn, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// push sends img to its registry once.
+func (rn *runner) push(ctx context.Context, img *Image) error {
+	if img.Pushed != "" {
+		return nil
+	}
+	logw := rn.deliveryLog(img)
+	defer logw.Close()
+	rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Pushing, Ref: img.Ref})
+	digest, err := rn.plan.eng.Push(ctx, img.Ref, logw)
+	if err != nil {
+		img.Err = fmt.Errorf("%s: %w", img.Service, err)
+		return img.Err
+	}
+	img.Pushed = digest
+	rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Pushed, Ref: img.Ref, Line: digest})
 	return nil
 }
 
@@ -164,14 +200,9 @@ func (rn *runner) deliver(img *Image) error {
 	logw := rn.deliveryLog(img)
 	defer logw.Close()
 	if p.push && !p.pushOnly() {
-		rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Pushing, Ref: img.Ref})
-		digest, err := p.eng.Push(ctx, img.Ref, logw)
-		if err != nil {
-			img.Err = fmt.Errorf("%s: %w", s, err)
-			return img.Err
+		if err := rn.push(ctx, img); err != nil {
+			return err
 		}
-		img.Pushed = digest
-		rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Pushed, Ref: img.Ref, Line: digest})
 	}
 	if p.cluster == nil {
 		return nil
@@ -282,6 +313,7 @@ func (rn *runner) labels(img *Image) map[string]string {
 		LabelRun:                           runID,
 		LabelProject:                       p.cfg.Project,
 		LabelCreated:                       strconv.FormatInt(now.Unix(), 10),
+		LabelRef:                           img.Ref,
 		"org.opencontainers.image.created": now.UTC().Format(time.RFC3339),
 		"org.opencontainers.image.source":  p.source,
 	}

@@ -32,6 +32,7 @@ func (h Host) Acquire(ctx context.Context, wait func()) (func(), error) {
 	if err := os.MkdirAll(h.Dir, 0o777); err != nil {
 		return nil, fmt.Errorf("host build slots: %w", err)
 	}
+	_ = os.Chmod(h.Dir, 0o777|os.ModeSticky) // shared like /tmp, whatever the umask
 	poll := h.Poll
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
@@ -39,7 +40,8 @@ func (h Host) Acquire(ctx context.Context, wait func()) (func(), error) {
 	waited := false
 	for {
 		for i := 0; i < h.N; i++ {
-			l := flock.New(filepath.Join(h.Dir, "slot-"+strconv.Itoa(i)))
+			// 0666: the slots are shared by every user of the machine.
+			l := flock.New(filepath.Join(h.Dir, "slot-"+strconv.Itoa(i)), flock.SetPermissions(0o666))
 			ok, err := l.TryLock()
 			if err != nil {
 				return nil, fmt.Errorf("host build slot %d: %w", i, err)

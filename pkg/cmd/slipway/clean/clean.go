@@ -6,10 +6,18 @@ import (
 
 	"github.com/slipway-dev/slipway"
 	"github.com/slipway-dev/slipway/pkg/cmd/cli"
+	"github.com/slipway-dev/slipway/pkg/config"
 )
 
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 // New returns the clean command.
-func New(s cli.Streams, _ *cli.Globals) *cobra.Command {
+func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	var o slipway.CleanOptions
 	var last bool
 	cmd := &cobra.Command{
@@ -19,6 +27,12 @@ func New(s cli.Streams, _ *cli.Globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if last && o.Run != "" {
 				return cli.UsageErr("--run and --last exclude each other")
+			}
+			if o.Run == "" {
+				// --last means this repository's newest run, when there is one.
+				if c, err := config.Load(firstNonEmpty(g.File, ".")); err == nil {
+					o.Project = c.Project
+				}
 			}
 			r, err := slipway.Clean(cmd.Context(), o)
 			if r != nil {

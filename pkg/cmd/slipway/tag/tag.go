@@ -12,12 +12,12 @@ import (
 
 // New returns the tag command.
 func New(s cli.Streams, g *cli.Globals) *cobra.Command {
-	var t string
+	var t, registry string
 	cmd := &cobra.Command{
 		Use:   "tag [SERVICE|GROUP ...]",
 		Short: "Print the image references a build would produce",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			refs, err := slipway.Tags(cmd.Context(), slipway.Options{Config: g.File, Services: args, Tag: t})
+			refs, err := slipway.Tags(cmd.Context(), slipway.Options{Config: g.File, Services: args, Tag: t, Registry: registry})
 			if err != nil {
 				return err
 			}
@@ -27,6 +27,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&registry, "registry", "", "put every image under this registry host (as build --registry)")
 	cmd.Flags().StringVar(&t, "tag", "", "use this tag for every image (else IMAGE_TAG, else the config's template)")
 	return cmd
 }
