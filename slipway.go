@@ -1,24 +1,42 @@
 // Package slipway builds every container image of a multi-service repository
 // in parallel, each under a unique tag, and hands back a map of what it made.
 // The slipway CLI is a thin layer over this package; E2E suites call it
-// directly.
+// directly, so developers, tests and CI share one build logic.
 //
-// A run has four stages, each its own call so that build and deploy stay apart:
+// A run has four stages. Each is its own call, so the build phase stays
+// apart from the deploy phase; Build can also pipeline the later stages,
+// starting each image's load or push as soon as that image is built.
 //
-//  1. Build: read slipway.yaml, pick services (names or groups), give each a
-//     unique tag ({service}-{user}-{gitshort}-{unix} by default, --tag or
-//     IMAGE_TAG to override) and build them in dependency order, at most
-//     Jobs at a time, cancelling the rest on the first failure unless
-//     KeepGoing is set.
-//  2. Load: put the built images into a Kind cluster's nodes.
-//  3. Push: send them to a registry.
-//  4. Clean: remove exactly what the run made, nothing else.
+//  1. Build: Build reads slipway.yaml, picks services (names or groups, with
+//     what they depend on), gives each a unique tag
+//     ({service}-{user}-{gitshort}-{unix} by default; Options.Tag or
+//     IMAGE_TAG override) and builds them in dependency order — as many at
+//     once as the CPUs and memory allow, more while builds only wait —
+//     cancelling the rest on the first failure unless KeepGoing is set.
+//     An unchanged service (same input digest) is re-tagged, not rebuilt.
+//     Result.Refs maps service to image reference.
+//  2. Load: Load puts images into a Kind cluster's nodes, sending only what
+//     each node lacks (Options.Kind does it during Build).
+//  3. Push: Options.Push sends each image to its registry as it is built,
+//     with the engine's own credentials.
+//  4. Clean: Result.Clean (or Clean, Prune) removes exactly what the run
+//     made, in the engine and in every Kind node it reached, nothing else.
+//
+// Everything that waits takes a context.Context; cancelling it stops every
+// build, with no build process left behind. Options.Logs gives each service
+// its own log writer; every log is also kept in the run's folder.
 //
 // Example:
 //
 //	res, err := slipway.Build(ctx, slipway.Options{Config: "path/to/repo", Services: []string{"e2e"}})
-//	if err != nil { ... }
-//	for svc, img := range res.Images { fmt.Println(svc, img.Ref) }
+//	if err != nil {
+//		return err // a *UsageError for bad input; ErrBuildFailed (wrapped) when a build failed
+//	}
+//	refs := res.Refs() // {"gateway": "localhost/fleet-gateway:gateway-jordi-abc123f-1734278400", ...}
+//	if _, err := slipway.Load(ctx, slipway.LoadOptions{Kind: slipway.KindOptions{Cluster: "e2e"}}, refs["gateway"]); err != nil {
+//		return err
+//	}
+//	defer res.Clean(context.WithoutCancel(ctx), "e2e")
 package slipway
 
 import (

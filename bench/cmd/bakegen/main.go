@@ -50,23 +50,25 @@ type bakeFile struct {
 
 func main() {
 	var (
-		file   = flag.String("file", "slipway.yaml", "slipway.yaml to read")
-		tag    = flag.String("tag", "bench", "tag of every image")
-		prefix = flag.String("prefix", "localhost/slipway-bench-", "image name prefix; the name is PREFIX<project>-<service>")
-		bake   = flag.String("bake", "", "write the bake file (JSON) here")
-		loop   = flag.String("loop", "", "write the serial-loop bash script here")
-		list   = flag.Bool("list", false, "print the image references, one a line")
-		labels multiFlag
+		file    = flag.String("file", "slipway.yaml", "slipway.yaml to read")
+		tag     = flag.String("tag", "bench", "tag of every image")
+		prefix  = flag.String("prefix", "localhost/slipway-bench-", "image name prefix; the name is PREFIX<project>-<service>")
+		bake    = flag.String("bake", "", "write the bake file (JSON) here")
+		loop    = flag.String("loop", "", "write the serial-loop bash script here")
+		list    = flag.Bool("list", false, "print the image references, one a line")
+		noCache = flag.Bool("no-cache", true, "build without the build cache (-no-cache=false: warm builds)")
+		only    = flag.String("only", "", "comma-separated services to include (default: all)")
+		labels  multiFlag
 	)
 	flag.Var(&labels, "label", "KEY=VALUE label on every image (repeatable)")
 	flag.Parse()
-	if err := run(*file, *tag, *prefix, *bake, *loop, *list, labels); err != nil {
+	if err := run(*file, *tag, *prefix, *bake, *loop, *list, labels, *noCache, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bakegen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(file, tag, prefix, bakePath, loopPath string, list bool, extraLabels []string) error {
+func run(file, tag, prefix, bakePath, loopPath string, list bool, extraLabels []string, noCache bool, only string) error {
 	cfg, err := config.Load(file)
 	if err != nil {
 		return err
@@ -74,7 +76,16 @@ func run(file, tag, prefix, bakePath, loopPath string, list bool, extraLabels []
 	bf := bakeFile{Group: map[string]map[string][]string{"default": {"targets": nil}}, Target: map[string]*bakeTarget{}}
 	var sh strings.Builder
 	sh.WriteString(loopHeader)
+	keep := map[string]bool{}
+	for _, n := range strings.Split(only, ",") {
+		if n != "" {
+			keep[n] = true
+		}
+	}
 	for _, name := range cfg.Order {
+		if len(keep) > 0 && !keep[name] {
+			continue
+		}
 		svc := cfg.Services[name]
 		if len(svc.DependsOn) > 0 {
 			return fmt.Errorf("service %s: depends_on is not supported by the bench baselines", name)
@@ -95,7 +106,7 @@ func run(file, tag, prefix, bakePath, loopPath string, list bool, extraLabels []
 			Args:       svc.Args,
 			Labels:     lb,
 			Tags:       []string{ref},
-			NoCache:    true,
+			NoCache:    noCache,
 			Output:     []string{"type=docker"},
 		}
 		if svc.Platform != "" {
@@ -106,8 +117,11 @@ func run(file, tag, prefix, bakePath, loopPath string, list bool, extraLabels []
 		bf.Target[tname] = t
 		bf.Group["default"]["targets"] = append(bf.Group["default"]["targets"], tname)
 
-		argv := []string{"docker", "buildx", "build", "--load", "--no-cache", "--progress", "plain",
+		argv := []string{"docker", "buildx", "build", "--load", "--progress", "plain",
 			"-f", t.Dockerfile, "-t", ref}
+		if noCache {
+			argv = append(argv, "--no-cache")
+		}
 		if t.Target != "" {
 			argv = append(argv, "--target", t.Target)
 		}

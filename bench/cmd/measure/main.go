@@ -67,6 +67,11 @@ type Result struct {
 	MemPeakMiB      float64           `json:"mem_peak_mib"`
 	MemPeakDeltaMiB float64           `json:"mem_peak_delta_mib"`
 	Samples         int               `json:"samples"`
+	LoadAvg         string            `json:"loadavg"`                 // /proc/loadavg (1, 5, 15 min) as the command started
+	ToolMaxRSSMiB   float64           `json:"tool_maxrss_mib"`         // largest max RSS of the command or any of its waited-for descendants (getrusage)
+	WatchDir        string            `json:"watch_dir,omitempty"`     // -watch-dir
+	WatchPeakBytes  int64             `json:"watch_peak_bytes"`        // peak bytes of files under -watch-dir during the run (-1: not watched)
+	WatchSamples    int               `json:"watch_samples,omitempty"` // how often it was sampled
 	Cgroups         []CgroupResult    `json:"cgroups,omitempty"`
 	Extra           map[string]string `json:"extra,omitempty"`
 }
@@ -80,6 +85,8 @@ func main() {
 		quiet    = flag.Float64("wait-quiet", 0, "before the run, wait until the busy rate over one -idle window (default 2s) is below this many cores")
 		quietMax = flag.Duration("wait-timeout", 5*time.Minute, "give up waiting for quiet after this long and run anyway")
 		noAuto   = flag.Bool("no-auto-cgroups", false, "do not sample dockerd's memory cgroup and /sys/fs/cgroup/memory/docker")
+		watchDir = flag.String("watch-dir", "", "sample the total size of the files under this directory (like du -sb) and report its peak, e.g. the command's TMPDIR")
+		watchInt = flag.Duration("watch-interval", 100*time.Millisecond, "sampling interval of -watch-dir")
 		cgroups  multiFlag
 		extras   multiFlag
 	)
@@ -101,7 +108,7 @@ func main() {
 	if *quiet > 0 && *idle <= 0 {
 		*idle = 2 * time.Second
 	}
-	res, err := measure(args, *interval, *idle, *quiet, *quietMax, dedupe(cgroups))
+	res, err := measure(args, *interval, *idle, *quiet, *quietMax, dedupe(cgroups), *watchDir, *watchInt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "measure:", err)
 		os.Exit(1)
@@ -140,8 +147,8 @@ func main() {
 	os.Exit(res.ExitCode)
 }
 
-func measure(args []string, interval, idle time.Duration, quiet float64, quietMax time.Duration, cgroups []string) (*Result, error) {
-	res := &Result{Command: args, IdleBusyRate: -1}
+func measure(args []string, interval, idle time.Duration, quiet float64, quietMax time.Duration, cgroups []string, watchDir string, watchInt time.Duration) (*Result, error) {
+	res := &Result{Command: args, IdleBusyRate: -1, WatchPeakBytes: -1, WatchDir: watchDir}
 	waitStart := time.Now()
 	for idle > 0 {
 		b0, _, err := readCPU()
@@ -189,6 +196,11 @@ func measure(args []string, interval, idle time.Duration, quiet float64, quietMa
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	res.Start = time.Now()
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(la)); len(f) >= 3 {
+			res.LoadAvg = strings.Join(f[:3], " ")
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -202,6 +214,12 @@ func measure(args []string, interval, idle time.Duration, quiet float64, quietMa
 	}()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	var watchStop chan struct{}
+	var watchDone chan [2]int64
+	if watchDir != "" {
+		watchStop, watchDone = make(chan struct{}), make(chan [2]int64, 1)
+		go watch(watchDir, watchInt, watchStop, watchDone)
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	var waitErr error
@@ -221,6 +239,16 @@ loop:
 		}
 	}
 	wall := time.Since(res.Start)
+	if watchStop != nil {
+		close(watchStop)
+		w := <-watchDone
+		res.WatchPeakBytes, res.WatchSamples = w[0], int(w[1])
+	}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.ToolMaxRSSMiB = round(float64(ru.Maxrss)/1024, 1) // kB on Linux
+		}
+	}
 	busy1, idle1, err := readCPU()
 	if err != nil {
 		return nil, err
@@ -263,6 +291,49 @@ loop:
 		}
 	}
 	return res, nil
+}
+
+// watch samples the size of the files under dir every interval until stop is
+// closed (and once more then), and sends {peak bytes, samples}.
+func watch(dir string, interval time.Duration, stop <-chan struct{}, out chan<- [2]int64) {
+	var peak, n int64
+	sample := func() {
+		if b := dirBytes(dir); b > peak {
+			peak = b
+		}
+		n++
+	}
+	sample()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			sample()
+			out <- [2]int64{peak, n}
+			return
+		case <-t.C:
+			sample()
+		}
+	}
+}
+
+// dirBytes is the apparent size of the regular files under dir (du -sb
+// without the directories' own sizes); files vanishing meanwhile are skipped.
+func dirBytes(dir string) int64 {
+	var total int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
 }
 
 // clkTck is USER_HZ, the unit of /proc/stat; it is 100 on every Linux ABI Go
