@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -343,11 +344,4 @@ func NodeSummary(l *Loaded) string {
 }
 
 // SortedServices returns m's keys in order.
-func SortedServices[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
-}
+func SortedServices[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/slipway-dev/slipway/pkg/config"
 
 	"github.com/slipway-dev/slipway/pkg/build"
 	"github.com/slipway-dev/slipway/pkg/engine"
@@ -46,14 +49,8 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 		}
 	}
 	svc := p.cfg.Services[s]
-	args := map[string]string{}
-	for k, v := range svc.Args {
-		args[k] = v
-	}
 	// A dependency counts by its image ID: its tag is new every run.
-	for _, d := range svc.DependsOn {
-		args[argName(d)] = all[d].ID
-	}
+	args := buildArgs(svc, func(d string) string { return all[d].ID })
 	digest, err := rn.hasher.Digest(ctx, inputs.Spec{
 		Dockerfile: p.cfg.DockerfilePath(svc), Context: p.cfg.ContextDir(svc),
 		Target: svc.Target, Platform: svc.Platform, Args: args,
@@ -249,15 +246,7 @@ func (nopCloser) Close() error { return nil }
 func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 	p, s := rn.plan, img.Service
 	svc := p.cfg.Services[s]
-	args := map[string]string{}
-	for k, v := range svc.Args {
-		args[k] = v
-	}
-	// A dependency's image reaches the Dockerfile as a build arg, so that
-	// `ARG BASE_IMAGE` / `FROM ${BASE_IMAGE}` picks up this run's build of it.
-	for _, d := range svc.DependsOn {
-		args[argName(d)] = all[d].Ref
-	}
+	args := buildArgs(svc, func(d string) string { return all[d].Ref })
 	labels := map[string]string{}
 	for k, v := range svc.Labels {
 		labels[k] = v
@@ -278,6 +267,20 @@ func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 		PushOnly:   p.pushOnly(),
 		Insecure:   p.insecure(img.Ref),
 	}
+}
+
+// buildArgs is the service's args plus one per dependency: its image, as
+// dep gives it, reaches the Dockerfile so that `ARG BASE_IMAGE` /
+// `FROM ${BASE_IMAGE}` picks up this run's build of it.
+func buildArgs(svc *config.Service, dep func(string) string) map[string]string {
+	args := maps.Clone(svc.Args)
+	if args == nil {
+		args = map[string]string{}
+	}
+	for _, d := range svc.DependsOn {
+		args[argName(d)] = dep(d)
+	}
+	return args
 }
 
 // argName is the build arg that carries dependency d's image reference.

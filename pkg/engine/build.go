@@ -1,7 +1,8 @@
 package engine
 
 import (
-	"sort"
+	"maps"
+	"slices"
 )
 
 // BuildSpec is one image build, engine-neutral.
@@ -57,10 +58,10 @@ func (e *Engine) BuildArgv(s BuildSpec) []string {
 	if s.Platform != "" {
 		a = append(a, "--platform", s.Platform)
 	}
-	for _, k := range sortedKeys(s.Args) {
+	for _, k := range slices.Sorted(maps.Keys(s.Args)) {
 		a = append(a, "--build-arg", k+"="+s.Args[k])
 	}
-	for _, k := range sortedKeys(s.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
 		a = append(a, "--label", k+"="+s.Labels[k])
 	}
 	if s.NoCache {
@@ -70,13 +71,4 @@ func (e *Engine) BuildArgv(s BuildSpec) []string {
 		a = append(a, "--iidfile", s.IIDFile)
 	}
 	return append(a, s.Context)
-}
-
-func sortedKeys(m map[string]string) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
 }

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -186,7 +188,7 @@ func (e *Engine) Untag(ctx context.Context, refs ...string) error {
 // newest first.
 func (e *Engine) ImageIDs(ctx context.Context, labels map[string]string) ([]string, error) {
 	args := []string{"image", "ls", "-q", "--no-trunc"}
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		args = append(args, "--filter", "label="+k+"="+labels[k])
 	}
 	out, err := e.output(ctx, args...)

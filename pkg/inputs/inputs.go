@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -95,7 +97,7 @@ func (h *Hasher) Digest(ctx context.Context, spec Spec) (string, error) {
 	stageNames := map[string]bool{}
 	d := sha256.New()
 	fmt.Fprintf(d, "dockerfile\x00%s\x00target\x00%s\x00platform\x00%s\x00", df, spec.Target, spec.Platform)
-	for _, k := range sortedKeys(spec.Args) {
+	for _, k := range slices.Sorted(maps.Keys(spec.Args)) {
 		fmt.Fprintf(d, "arg\x00%s=%s\x00", k, spec.Args[k])
 	}
 	var sources []string
@@ -273,13 +275,4 @@ func (h *Hasher) file(p string) (string, fs.FileMode, error) {
 	h.files[key] = sum
 	h.mu.Unlock()
 	return sum, fi.Mode(), nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
 }

@@ -6,6 +6,7 @@ package kind
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -66,7 +67,7 @@ func Resolve(name, fallback string) (string, error) {
 	if len(all) == 0 {
 		return "", fmt.Errorf("no Kind cluster found (looked with %s); name one with --cluster", strings.Join(providerNames(), " and "))
 	}
-	return "", fmt.Errorf("several Kind clusters found (%s); name one with --cluster or KIND_CLUSTER_NAME", strings.Join(sortedKeys(all), ", "))
+	return "", fmt.Errorf("several Kind clusters found (%s); name one with --cluster or KIND_CLUSTER_NAME", strings.Join(slices.Sorted(maps.Keys(all)), ", "))
 }
 
 // Find returns the named cluster's nodes, looking on every provider, so a
@@ -76,7 +77,7 @@ func Find(ctx context.Context, name string, only []string) (*Cluster, error) {
 	all := List()
 	provs := all[name]
 	if len(provs) == 0 {
-		known := sortedKeys(all)
+		known := slices.Sorted(maps.Keys(all))
 		if len(known) == 0 {
 			return nil, fmt.Errorf("no Kind cluster %q: no clusters found with %s", name, strings.Join(providerNames(), " or "))
 		}
@@ -109,13 +110,4 @@ func Find(ctx context.Context, name string, only []string) (*Cluster, error) {
 	return &Cluster{Name: name, Provider: provs[0], Nodes: ns}, nil
 }
 
-func providerNames() []string { return sortedKeys(providers()) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	slices.Sort(k)
-	return k
-}
+func providerNames() []string { return slices.Sorted(maps.Keys(providers())) }
