@@ -74,19 +74,30 @@ func TestFailFastCancelsOthers(t *testing.T) {
 		{Name: "bad", Run: func(context.Context) error { time.Sleep(10 * time.Millisecond); return boom }},
 		{Name: "slow", Run: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
 		{Name: "after", Deps: []string{"slow"}, Run: func(context.Context) error { return nil }},
-		{Name: "queued", Run: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
 	}
 	out := Run(context.Background(), tasks, Options{Slots: slots.NewFixed(2)})
 	if out["bad"].Status != Failed || !errors.Is(out["bad"].Err, boom) {
 		t.Fatalf("bad: %+v", out["bad"])
 	}
-	for _, n := range []string{"slow", "queued"} {
-		if out[n].Status != Cancelled {
-			t.Fatalf("%s: %+v", n, out[n])
-		}
+	if out["slow"].Status != Cancelled {
+		t.Fatalf("slow: %+v", out["slow"])
 	}
 	if s := out["after"].Status; s != Cancelled && s != Skipped {
 		t.Fatalf("after: %v", s)
+	}
+}
+
+func TestCancelWhileWaitingForASlot(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	block := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	waiting := make(chan struct{}, 1)
+	tasks := []Task{{Name: "one", Run: block}, {Name: "two", Run: block}}
+	go func() { <-waiting; cancel() }()
+	out := Run(ctx, tasks, Options{Slots: slots.NewFixed(1), Waiting: func(string) { waiting <- struct{}{} }})
+	for _, n := range []string{"one", "two"} {
+		if out[n].Status != Cancelled {
+			t.Fatalf("%s: %+v", n, out[n])
+		}
 	}
 }
 
