@@ -324,3 +324,22 @@ func TestHostJobsSharedAcrossProcesses(t *testing.T) {
 		t.Fatalf("builds overlapped under --host-jobs 1: %v", spans)
 	}
 }
+
+func TestTimeoutBoundsEachBuild(t *testing.T) {
+	r := newRepo(t, map[string]string{"slow": "FROM " + BaseImage + "\nRUN sleep 97\n", "quick": okWith("quick")}, "")
+	start := time.Now()
+	res := r.slipway(context.Background(), nil, "build", "--timeout", "3s", "--keep-going", "--no-cache", "--progress", "quiet")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "timed out after 3s") {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	if time.Since(start) > 45*time.Second {
+		t.Fatalf("timeout not enforced: %s", time.Since(start))
+	}
+	if res.Meta.Services["quick"].Status != "built" || res.Meta.Services["slow"].Status != "failed" {
+		t.Fatalf("statuses %+v %+v", res.Meta.Services["quick"], res.Meta.Services["slow"])
+	}
+	time.Sleep(time.Second)
+	if left := processesMatching("sleep 97"); len(left) > 0 {
+		t.Fatalf("timed-out build left processes: %v", left)
+	}
+}
