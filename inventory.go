@@ -100,8 +100,11 @@ func inventory(ctx context.Context, eng *engine.Engine, clusters []*kind.Cluster
 func newCopy(place, ref, id string, l map[string]string, size int64, inUse bool, n nodes.Node) Copy {
 	c := Copy{Place: place, Ref: ref, ID: id, Service: l[LabelService], User: l[LabelUser], Run: l[LabelRun],
 		Project: l[LabelProject], Size: size, InUse: inUse, node: n}
-	if sec, err := strconv.ParseInt(l[LabelCreated], 10, 64); err == nil {
-		c.Created = time.Unix(sec, 0)
+	// Nanoseconds, so that runs started in the same second still order.
+	if t, err := time.Parse(time.RFC3339Nano, l[LabelCreated]); err == nil {
+		c.Created = t
+	} else if sec, err := strconv.ParseInt(l[LabelCreated], 10, 64); err == nil {
+		c.Created = time.Unix(sec, 0) // images labelled before the change
 	}
 	return c
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -315,7 +314,7 @@ func (rn *runner) labels(img *Image) map[string]string {
 		LabelUser:                          p.user,
 		LabelRun:                           runID,
 		LabelProject:                       p.cfg.Project,
-		LabelCreated:                       strconv.FormatInt(now.Unix(), 10),
+		LabelCreated:                       now.UTC().Format(time.RFC3339Nano),
 		LabelRef:                           img.Ref,
 		"org.opencontainers.image.created": now.UTC().Format(time.RFC3339),
 		"org.opencontainers.image.source":  p.source,
