@@ -228,7 +228,7 @@ func atoi(t *testing.T, s string) int64 {
 }
 
 func TestScriptExitCodes(t *testing.T) {
-	r := newRepo(t, map[string]string{"alpha": okWith("alpha"), "broken": "FROM " + BaseImage + "\nRUN exit 3\n"}, "")
+	r := newRepo(t, map[string]string{"alpha": okWith("alpha"), "broken": "FROM " + BaseImage + "\nRUN sleep 4 && exit 3\n"}, "")
 	tmp := t.TempDir()
 	env := []string{"TMPDIR=" + tmp}
 	cases := []struct {
@@ -274,7 +274,8 @@ func TestScriptExitCodes(t *testing.T) {
 	if len(r.runs()) != 1 {
 		t.Errorf("%d runs started, want only the broken build's", len(r.runs()))
 	}
-	// With one service failing, the other's env file is still written.
+	// With one service failing (after a few seconds, so that the other is
+	// built first under fail-fast), the other's env file is still written.
 	res := r.script(env, "alpha", "broken")
 	if res.Code != 1 {
 		t.Fatalf("alpha+broken: exit %d\n%s", res.Code, res.Stderr)
