@@ -50,7 +50,7 @@ func inventory(ctx context.Context, eng *engine.Engine, clusters []*kind.Cluster
 	var errs []error
 
 	if eng != nil {
-		imgs, err := eng.Images(ctx, LabelUser)
+		imgs, err := eng.Images(ctx, map[string]string{LabelUser: ""})
 		if err != nil {
 			return nil, err
 		}

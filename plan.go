@@ -253,42 +253,61 @@ const maxSuffix = 100
 // image somebody else made is refused.
 func (p *plan) assignRefs(ctx context.Context, stateDir, runID string, now time.Time) error {
 	p.refs = map[string]Ref{}
-	for _, s := range p.services {
-		name, _ := p.imageName(s)
-		if p.fixedTag != "" {
-			ref := Ref{name, p.fixedTag}
-			if err := p.checkOverwrite(ctx, s, ref); err != nil {
-				return err
+	// suffix is how far each service's search for a free tag has got.
+	suffix := map[string]int{}
+	pending := slices.Clone(p.services)
+	for len(pending) > 0 {
+		var claimed []string
+		claims := map[string]Ref{}
+		for _, s := range pending {
+			name, _ := p.imageName(s)
+			if p.fixedTag != "" {
+				ref := Ref{name, p.fixedTag}
+				if err := p.checkOverwrite(ctx, s, ref); err != nil {
+					return err
+				}
+				p.refs[s] = ref
+				continue
 			}
-			p.refs[s] = ref
-			continue
-		}
-		base, err := p.generatedTag(s, now)
-		if err != nil {
-			return err
-		}
-		found := false
-		for i := 1; i <= maxSuffix && !found; i++ {
-			t := base
-			if i > 1 {
-				t = tag.Fit(base + "-" + strconv.Itoa(i))
-			}
-			ref := Ref{name, t}
-			ok, err := run.Reserve(stateDir, ref.String(), runID)
+			base, err := p.generatedTag(s, now)
 			if err != nil {
 				return err
 			}
-			if !ok {
-				continue
-			}
-			if _, err := p.eng.Inspect(ctx, ref.String()); errors.Is(err, engine.ErrNotFound) {
-				p.refs[s], found = ref, true
-			} else if err != nil {
-				return fmt.Errorf("checking %s: %w", ref, err)
+			for suffix[s]++; ; suffix[s]++ {
+				if suffix[s] > maxSuffix {
+					return fmt.Errorf("no free tag for %s after %d tries from %s", s, maxSuffix, base)
+				}
+				t := base
+				if suffix[s] > 1 {
+					t = tag.Fit(base + "-" + strconv.Itoa(suffix[s]))
+				}
+				ref := Ref{name, t}
+				ok, err := run.Reserve(stateDir, ref.String(), runID)
+				if err != nil {
+					return err
+				}
+				if ok {
+					claims[s] = ref
+					claimed = append(claimed, ref.String())
+					break
+				}
 			}
 		}
-		if !found {
-			return fmt.Errorf("no free tag for %s after %d tries from %s", s, maxSuffix, base)
+		if len(claimed) == 0 {
+			return nil
+		}
+		// One engine call checks every claimed tag is not taken there.
+		taken, err := p.eng.InspectSome(ctx, claimed...)
+		if err != nil {
+			return fmt.Errorf("checking tags: %w", err)
+		}
+		pending = pending[:0]
+		for s, ref := range claims {
+			if taken[ref.String()] != nil {
+				pending = append(pending, s)
+			} else {
+				p.refs[s] = ref
+			}
 		}
 	}
 	return nil

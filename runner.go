@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipway-dev/slipway/pkg/config"
@@ -31,6 +32,45 @@ type runner struct {
 	loadCtx context.Context // loads outlive their build task; they stop only with the caller
 	builder build.Interface
 	hasher  *inputs.Hasher
+
+	// Engine answers shared by every service: base image IDs, and this
+	// user's images of the project by service and input digest.
+	resolved sync.Map // ref -> image ID, or "" when the engine lacks it
+	ownOnce  sync.Once
+	own      map[string]string // service + "\x00" + inputs -> newest image ID
+	ownErr   error
+}
+
+// resolve maps a base image reference to its ID, once per run.
+func (rn *runner) resolve(ctx context.Context, ref string) (string, bool) {
+	if id, ok := rn.resolved.Load(ref); ok {
+		return id.(string), id.(string) != ""
+	}
+	id := ""
+	if im, err := rn.plan.eng.Inspect(ctx, ref); err == nil {
+		id = im.ID
+	}
+	rn.resolved.Store(ref, id)
+	return id, id != ""
+}
+
+// ownImage returns this user's newest image of service s with these
+// inputs; the engine is asked once per run for all of them.
+func (rn *runner) ownImage(ctx context.Context, s, digest string) (string, bool) {
+	rn.ownOnce.Do(func() {
+		p := rn.plan
+		imgs, err := p.eng.Images(ctx, map[string]string{LabelUser: p.user, LabelProject: p.cfg.Project, LabelInputs: ""})
+		rn.own, rn.ownErr = map[string]string{}, err
+		newest := map[string]time.Time{}
+		for _, im := range imgs {
+			k := im.Labels[LabelService] + "\x00" + im.Labels[LabelInputs]
+			if im.Created.After(newest[k]) || rn.own[k] == "" {
+				rn.own[k], newest[k] = im.ID, im.Created
+			}
+		}
+	})
+	id, ok := rn.own[s+"\x00"+digest]
+	return id, ok && rn.ownErr == nil
 }
 
 // reuse computes img's input digest and, when this user already has an
@@ -53,13 +93,7 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 	digest, err := rn.hasher.Digest(ctx, inputs.Spec{
 		Dockerfile: p.cfg.DockerfilePath(svc), Context: p.cfg.ContextDir(svc),
 		Target: svc.Target, Platform: svc.Platform, Args: args,
-		Resolve: func(ctx context.Context, ref string) (string, bool) {
-			im, err := p.eng.Inspect(ctx, ref)
-			if err != nil {
-				return "", false
-			}
-			return im.ID, true
-		},
+		Resolve: rn.resolve,
 	})
 	if err != nil {
 		// Not knowing the inputs only costs a build.
@@ -71,15 +105,15 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 	if p.noCache || p.builder != "" || p.pushOnly() {
 		return false, nil
 	}
-	ids, err := p.eng.ImageIDs(ctx, map[string]string{LabelInputs: digest, LabelUser: p.user, LabelService: s, LabelProject: p.cfg.Project})
-	if err != nil || len(ids) == 0 {
+	id, ok := rn.ownImage(ctx, s, digest)
+	if !ok {
 		return false, nil
 	}
 	start := time.Now()
-	if err := p.eng.Tag(ctx, ids[0], img.Ref); err != nil {
+	if err := p.eng.Tag(ctx, id, img.Ref); err != nil {
 		return false, nil
 	}
-	rn.reused(img, ids[0], start)
+	rn.reused(img, id, start)
 	return true, nil
 }
 

@@ -9,9 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os/exec"
-	"slices"
 	"strings"
 	"time"
 )
@@ -182,28 +180,6 @@ func (e *Engine) Untag(ctx context.Context, refs ...string) error {
 	}
 	_, err := e.output(ctx, append([]string{"image", "rm"}, refs...)...)
 	return err
-}
-
-// ImageIDs returns the IDs of images whose labels match every key=value,
-// newest first.
-func (e *Engine) ImageIDs(ctx context.Context, labels map[string]string) ([]string, error) {
-	args := []string{"image", "ls", "-q", "--no-trunc"}
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		args = append(args, "--filter", "label="+k+"="+labels[k])
-	}
-	out, err := e.output(ctx, args...)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	seen := map[string]bool{}
-	for _, id := range strings.Fields(string(out)) {
-		if id = normID(id); !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
 }
 
 // Save streams an image archive of refs to w (`docker save`), with no temp file.

@@ -1,43 +1,65 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
 
-// Images returns every image carrying label key (any value), inspected.
-func (e *Engine) Images(ctx context.Context, labelKey string) ([]*Image, error) {
-	out, err := e.output(ctx, "image", "ls", "-q", "--no-trunc", "--filter", "label="+labelKey)
+// Images returns every image whose labels match filter, inspected: a value
+// of "" matches any value of that key.
+func (e *Engine) Images(ctx context.Context, filter map[string]string) ([]*Image, error) {
+	args := []string{"image", "ls", "-q", "--no-trunc"}
+	for _, k := range slices.Sorted(maps.Keys(filter)) {
+		if v := filter[k]; v != "" {
+			args = append(args, "--filter", "label="+k+"="+v)
+		} else {
+			args = append(args, "--filter", "label="+k)
+		}
+	}
+	out, err := e.output(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	var ids []string
-	for _, id := range strings.Fields(string(out)) {
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
+	ids := slices.Compact(slices.Sorted(slices.Values(strings.Fields(string(out)))))
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	raw, err := e.output(ctx, append([]string{"image", "inspect"}, ids...)...)
+	found, err := e.InspectSome(ctx, ids...)
 	if err != nil {
 		return nil, err
 	}
-	var list []inspectJSON
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, fmt.Errorf("reading image list from %s: %w", e.Name, err)
+	return slices.Collect(maps.Values(found)), nil
+}
+
+// InspectSome inspects refs (names or IDs) in one call and returns those
+// the engine has, keyed by the ref asked for; missing ones are left out.
+func (e *Engine) InspectSome(ctx context.Context, refs ...string) (map[string]*Image, error) {
+	out, err := e.output(ctx, append([]string{"image", "inspect"}, refs...)...)
+	if err != nil && !isNotFound(err) {
+		return nil, err
 	}
-	imgs := make([]*Image, 0, len(list))
-	for _, r := range list {
-		imgs = append(imgs, r.image())
+	var raw []inspectJSON
+	if len(bytes.TrimSpace(out)) > 0 {
+		if err := json.Unmarshal(out, &raw); err != nil {
+			return nil, fmt.Errorf("reading images from %s: %w", e.Name, err)
+		}
 	}
-	return imgs, nil
+	found := map[string]*Image{}
+	for _, r := range raw {
+		img := r.image()
+		for _, ref := range refs {
+			if slices.Contains(img.RepoTags, ref) || normID(ref) == img.ID {
+				found[ref] = img
+			}
+		}
+	}
+	return found, nil
 }
 
 func (r inspectJSON) image() *Image {
