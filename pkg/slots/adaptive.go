@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,8 @@ type Adaptive struct {
 	mu       sync.Mutex
 	inUse    int
 	lastIdle cpuSample
-	started  time.Time // the last extra build's start: give it time to show its load
+	started  time.Time // the last CPU sample
+	budget   int       // extra builds the last sample still allows
 }
 
 type cpuSample struct{ idle, total uint64 }
@@ -56,28 +58,47 @@ func (a *Adaptive) poll() time.Duration {
 	if a.Poll > 0 {
 		return a.Poll
 	}
-	return 250 * time.Millisecond
+	return 200 * time.Millisecond
 }
 
 func (a *Adaptive) tryAcquire() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.lastIdle.total == 0 {
+		// Prime the CPU sample with the first request, so the first
+		// decision about an extra build can be made one poll later.
+		a.lastIdle, _ = readCPU()
+		a.started = time.Now()
+	}
 	if a.inUse < a.Base {
 		a.inUse++
 		return true
 	}
-	if a.inUse >= a.Max || time.Since(a.started) < a.poll() {
+	if a.inUse >= a.Max {
 		return false
 	}
-	idle, ok := a.idleFraction()
-	if !ok || idle < 0.5 {
-		return false
+	if a.budget > 0 && time.Since(a.started) > 2*a.poll() {
+		a.budget = 0 // a stale sample says nothing about now
+	}
+	if a.budget == 0 {
+		// One CPU sample per poll decides how many more may start: about
+		// three per idle core, so waiting builds ramp up fast, while the next
+		// sample sees what the last ones cost before admitting more.
+		if time.Since(a.started) < a.poll() {
+			return false
+		}
+		idle, ok := a.idleFraction()
+		a.started = time.Now()
+		if !ok || idle < 0.5 {
+			return false
+		}
+		a.budget = max(1, int(idle*float64(runtime.NumCPU())*3))
 	}
 	if a.MinFreeMem > 0 && memAvailable() < a.MinFreeMem {
 		return false
 	}
+	a.budget--
 	a.inUse++
-	a.started = time.Now()
 	return true
 }
 
