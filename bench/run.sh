@@ -141,7 +141,8 @@ measure_run() {
 
 # ---- one measurement per method -----------------------------------------
 run_serial() {
-  local scen=$1 cfg=$2 rep=$3 tag=$BENCH_ID-$rep
+  local scen=$1 cfg=$2 rep=$3
+  local tag=$BENCH_ID-$rep
   local gen=$OUT/gen/$scen-$rep
   mkdir -p "$gen"
   "$BAKEGEN" -file "$cfg" -tag "$tag" -label "dev.slipway.bench=$BENCH_ID" -loop "$gen/loop.sh" -list >"$gen/refs"
@@ -157,7 +158,8 @@ run_serial() {
 }
 
 run_bake() {
-  local scen=$1 cfg=$2 rep=$3 tag=$BENCH_ID-$rep
+  local scen=$1 cfg=$2 rep=$3
+  local tag=$BENCH_ID-$rep
   local gen=$OUT/gen/$scen-$rep
   mkdir -p "$gen"
   "$BAKEGEN" -file "$cfg" -tag "$tag" -label "dev.slipway.bench=$BENCH_ID" -bake "$gen/bake.json" -list >"$gen/refs"

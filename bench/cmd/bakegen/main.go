@@ -11,6 +11,8 @@
 // slipway's own, and carry every -label given, so that run.sh can remove
 // exactly what it made.
 //
+// -no-cache=false makes both warm (bench/speed.sh), -only picks services.
+//
 //	bakegen -file examples/fleet/slipway.yaml -tag bench123 \
 //	        -label dev.slipway.bench=bench123 -bake bake.json -loop loop.sh
 package main
