@@ -131,9 +131,8 @@ start() {
   mkdir -p "$dir/root"
   write_config "$port" "$dir"
   : >"$log"
-  setsid nohup "$BUILDKITD" --config "$dir/buildkitd.toml" \
-    --oci-worker=true --containerd-worker=false \
-    >>"$log" 2>&1 </dev/null 8>&- 9>&- &
+  "$(dirname "${BASH_SOURCE[0]}")/lib/daemonize.sh" "$log" "$BUILDKITD" --config "$dir/buildkitd.toml" \
+    --oci-worker=true --containerd-worker=false &
   local pid=$!
   echo "$pid" >"$dir/buildkitd.pid"
   local deadline=$((SECONDS + READY_TIMEOUT))

@@ -81,7 +81,7 @@ http:
     X-Content-Type-Options: [nosniff]
 EOF
   : >"$log"
-  setsid nohup "$REGISTRY_BIN" serve "$dir/config.yml" >>"$log" 2>&1 </dev/null 8>&- &
+  "$(dirname "${BASH_SOURCE[0]}")/lib/daemonize.sh" "$log" "$REGISTRY_BIN" serve "$dir/config.yml" &
   local pid=$!
   echo "$pid" >"$dir/registry.pid"
   local deadline=$((SECONDS + READY_TIMEOUT))

@@ -108,7 +108,7 @@ step_docker() {
   fi
 
   say "starting dockerd (log: $DOCKERD_LOG)"
-  setsid nohup dockerd "${args[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  "$LIB_DIR/daemonize.sh" "$DOCKERD_LOG" dockerd "${args[@]}" &
   for _ in $(seq 1 120); do
     docker_ok && { say "ok: docker running (started${args:+, runtime slipway-runc})"; return; }
     sleep 0.25
