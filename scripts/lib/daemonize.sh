@@ -6,7 +6,7 @@
 set -u
 log=$1
 shift
-for fd in /proc/$$/fd/*; do
+for fd in "/proc/$$/fd/"*; do
   fd=${fd##*/}
   if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then
     eval "exec $fd>&-" 2>/dev/null || true
