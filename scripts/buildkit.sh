@@ -57,7 +57,7 @@ running_pid() { # PORT
 lock() { # PORT: serialise start/stop of one port
   mkdir -p /var/lock
   exec 8>"/var/lock/slipway-buildkit-$1.lock"
-  flock 8
+  flock -w 300 8 || { echo "error: /var/lock/slipway-buildkit-$1.lock held for 5 minutes" >&2; exit 1; }
 }
 
 write_config() { # PORT DIR

@@ -42,7 +42,7 @@ running_pid() {
 lock() { # PORT: serialise start/stop of one port
   mkdir -p /var/lock
   exec 8>"/var/lock/slipway-registry-$1.lock"
-  flock 8
+  flock -w 300 8 || { echo "error: /var/lock/slipway-registry-$1.lock held for 5 minutes" >&2; exit 1; }
 }
 
 start() {

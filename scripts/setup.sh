@@ -305,7 +305,8 @@ main() {
   # Serialise concurrent runs (parallel test jobs, CI).
   mkdir -p /var/lock
   exec 9>/var/lock/slipway-setup.lock
-  flock 9
+  # A bounded wait: a stale holder gets named instead of hanging CI.
+  flock -w 900 9 || die "another setup has held /var/lock/slipway-setup.lock for 15 minutes"
   step_apt
   step_docker
   step_tools

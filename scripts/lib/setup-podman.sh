@@ -140,7 +140,7 @@ main() {
   # Own lock: setup.sh holds its lock while calling us.
   mkdir -p /var/lock
   exec 8>/var/lock/slipway-setup-podman.lock
-  flock 8
+  flock -w 600 8 || { echo "error: /var/lock/slipway-setup-podman.lock held for 10 minutes" >&2; exit 1; }
   step_apt
   step_conf
   step_images
