@@ -124,6 +124,19 @@ func (r *repo) slipway(ctx context.Context, env []string, args ...string) result
 	cmd.Dir = r.Dir
 	cmd.Env = append(os.Environ(), "SLIPWAY_STATE_DIR="+r.State)
 	cmd.Env = append(cmd.Env, env...)
+	res := runCmd(r.t, cmd)
+	if b, err := os.ReadFile(meta); err == nil {
+		if err := json.Unmarshal(b, &res.Meta); err != nil {
+			r.t.Fatalf("metadata file: %v", err)
+		}
+	}
+	return res
+}
+
+// runCmd runs cmd and returns its output and exit code; only a failure to
+// start it fails the test.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -131,12 +144,7 @@ func (r *repo) slipway(ctx context.Context, env []string, args ...string) result
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.Code = ee.ExitCode()
 	} else if err != nil {
-		r.t.Fatalf("running slipway: %v", err)
-	}
-	if b, err := os.ReadFile(meta); err == nil {
-		if err := json.Unmarshal(b, &res.Meta); err != nil {
-			r.t.Fatalf("metadata file: %v", err)
-		}
+		t.Fatalf("running %s: %v", cmd.Path, err)
 	}
 	return res
 }

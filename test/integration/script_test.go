@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -31,16 +30,7 @@ func script(t *testing.T, dir, state string, env []string, args ...string) resul
 	cmd := exec.Command(scriptPath(), args...)
 	cmd.Dir = dir
 	cmd.Env = scriptEnv(state, env)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	res := result{Stdout: so.String(), Stderr: se.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		res.Code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running the script: %v", err)
-	}
-	return res
+	return runCmd(t, cmd)
 }
 
 func scriptEnv(state string, env []string) []string {
