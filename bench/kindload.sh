@@ -24,26 +24,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-REPEAT=${BENCH_REPEAT:-2}
-QUIET=${BENCH_QUIET:-0.3}
-QUIET_TIMEOUT=${BENCH_QUIET_TIMEOUT:-60s}
-FLEET=examples/fleet/slipway.yaml
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT=${BENCH_OUT:-bench/out/kind-$STAMP}
-ID=b$(date -u +%s | tail -c 7)
-mkdir -p "$OUT/bin" "$OUT/logs" "$OUT/gen" "$OUT/tmp"
-OUT=$(cd "$OUT" && pwd)
-RESULTS=$OUT/results.jsonl
-: >"$RESULTS"
 source "$ROOT/bench/lib.sh"
 need docker jq kind go git
-
-log "building slipway and measure into $OUT/bin"
-go build -o "$OUT/bin/slipway" ./cmd/slipway
-go build -o "$OUT/bin/measure" ./bench/cmd/measure
-SLIPWAY=${SLIPWAY:-$OUT/bin/slipway}
-MEASURE=$OUT/bin/measure
-machine_info "$OUT/machine.txt"
+bench_init kind
 
 CLUSTERS=()
 finish() {

@@ -90,3 +90,27 @@ restore_service() { git -C "$ROOT" checkout -- "$CHANGE_FILE"; }
 order_for() { # REPEAT A B: "A B" in odd rounds, "B A" in even ones
   if (($1 % 2 == 1)); then echo "$2 $3"; else echo "$3 $2"; fi
 }
+
+# bench_init NAME: the common start of a bench script — settings from the
+# environment, the output folder bench/out/NAME-<UTC stamp>, the results
+# file, and slipway and measure built fresh into $OUT/bin.
+# shellcheck disable=SC2034 # the settings are for the calling script
+bench_init() {
+  REPEAT=${BENCH_REPEAT:-2}
+  QUIET=${BENCH_QUIET:-0.3}
+  QUIET_TIMEOUT=${BENCH_QUIET_TIMEOUT:-60s}
+  FLEET=examples/fleet/slipway.yaml
+  STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+  OUT=${BENCH_OUT:-bench/out/$1-$STAMP}
+  ID=${1:0:1}$(date -u +%s | tail -c 7)
+  mkdir -p "$OUT/bin" "$OUT/logs" "$OUT/gen" "$OUT/tmp"
+  OUT=$(cd "$OUT" && pwd)
+  RESULTS=$OUT/results.jsonl
+  : >"$RESULTS"
+  log "building slipway and measure into $OUT/bin"
+  go build -o "$OUT/bin/slipway" ./cmd/slipway
+  go build -o "$OUT/bin/measure" ./bench/cmd/measure
+  SLIPWAY=${SLIPWAY:-$OUT/bin/slipway}
+  MEASURE=$OUT/bin/measure
+  machine_info "$OUT/machine.txt"
+}

@@ -31,29 +31,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-REPEAT=${BENCH_REPEAT:-2}
-QUIET=${BENCH_QUIET:-0.3}
-QUIET_TIMEOUT=${BENCH_QUIET_TIMEOUT:-60s}
 SCENARIOS=${BENCH_SCENARIOS:-warm changed e2e waiting}
-FLEET=examples/fleet/slipway.yaml
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT=${BENCH_OUT:-bench/out/speed-$STAMP}
-ID=s$(date -u +%s | tail -c 7)
-mkdir -p "$OUT/bin" "$OUT/logs" "$OUT/gen" "$OUT/tmp"
-OUT=$(cd "$OUT" && pwd)
-RESULTS=$OUT/results.jsonl
-: >"$RESULTS"
 source "$ROOT/bench/lib.sh"
 need docker jq go git bc
-
-log "building slipway, measure and bakegen into $OUT/bin"
-go build -o "$OUT/bin/slipway" ./cmd/slipway
-go build -o "$OUT/bin/measure" ./bench/cmd/measure
+bench_init speed
 go build -o "$OUT/bin/bakegen" ./bench/cmd/bakegen
-SLIPWAY=${SLIPWAY:-$OUT/bin/slipway}
-MEASURE=$OUT/bin/measure
 BAKEGEN=$OUT/bin/bakegen
-machine_info "$OUT/machine.txt"
 FLEET_DIR=$ROOT/examples/fleet
 
 CLUSTERS=()
