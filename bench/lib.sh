@@ -25,7 +25,6 @@ machine_info() {
     command -v kind >/dev/null && echo "kind: $(kind version)"
     echo "go: $(go version)"
     echo "slipway_commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo -dirty)"
-    echo "layer_aware_ready: $([[ -e /tmp/layer-aware-ready ]] && echo yes || echo no)"
   } >"$1"
 }
 

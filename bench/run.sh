@@ -60,7 +60,9 @@ OUT=$(cd "$OUT" && pwd)
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
 
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+# Shared helpers (log, machine_info); this script's own annotate below
+# takes a label instead of scenario and method.
+source "$ROOT/bench/lib.sh"
 
 for tool in docker jq bc go; do
   command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 1; }
@@ -204,17 +206,7 @@ annotate() {
 # ---- main ----------------------------------------------------------------
 log "engine: $(docker version --format 'server {{.Server.Version}}, client {{.Client.Version}}'), $(docker buildx version)"
 log "cores: $(nproc), scenarios: $SCENARIOS, methods: $METHODS, repeat: $REPEAT, out: $OUT"
-{
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "cores: $(nproc)"
-  echo "mem_total: $(awk '/MemTotal/ {print $2" kB"}' /proc/meminfo)"
-  echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-  echo "kernel: $(uname -r)"
-  echo "docker: $(docker version --format 'server {{.Server.Version}}, client {{.Client.Version}}')"
-  echo "buildx: $(docker buildx version)"
-  echo "go: $(go version)"
-  echo "slipway_commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo -dirty)"
-} >"$OUT/machine.txt"
+machine_info "$OUT/machine.txt"
 
 read -r -a methods <<<"$METHODS"
 for rep in $(seq 1 "$REPEAT"); do

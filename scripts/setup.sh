@@ -17,6 +17,8 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 LIB_DIR="$SCRIPT_DIR/lib"
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$LIB_DIR/common.sh"
 TOOLS_DIR=${SLIPWAY_TOOLS_DIR:-/usr/local/lib/slipway/bin}
 CACHE_DIR=${SLIPWAY_CACHE_DIR:-/var/cache/slipway}
 MIRROR=${SLIPWAY_MIRROR:-http://deb.debian.org/debian}
@@ -57,11 +59,7 @@ now() { date +%s; }
 step_apt() {
   local pkgs=(docker.io debootstrap jq containerd runc git ca-certificates tini)
   local missing=() p
-  for p in "${pkgs[@]}"; do
-    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
-      missing+=("$p")
-    fi
-  done
+  for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
   if ((${#missing[@]})); then
     say "installing: ${missing[*]}"
     apt-get update -qq
@@ -75,11 +73,6 @@ step_apt() {
 # ---------------------------------------------------------------------------
 # 2. dockerd
 # ---------------------------------------------------------------------------
-has_cap_sys_resource() {
-  local bnd
-  bnd=$(awk '/^CapBnd:/{print $2}' /proc/self/status)
-  (( (16#$bnd >> 24) & 1 ))
-}
 
 docker_ok() { docker info >/dev/null 2>&1; }
 

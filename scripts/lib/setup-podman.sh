@@ -20,6 +20,8 @@
 set -euo pipefail
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$LIB_DIR/common.sh"
 TOOLS_DIR=${SLIPWAY_TOOLS_DIR:-/usr/local/lib/slipway/bin}
 CONF=/etc/containers/containers.conf.d/slipway.conf
 IMAGES=${SLIPWAY_PODMAN_IMAGES:-slipway.local/base/debian:bookworm slipway.local/base/kind-node:bookworm}
@@ -31,22 +33,13 @@ say() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 now() { date +%s; }
 
-has_cap_sys_resource() {
-  local bnd
-  bnd=$(awk '/^CapBnd:/{print $2}' /proc/self/status)
-  (( (16#$bnd >> 24) & 1 ))
-}
 
 step_apt() {
   # containernetworking-plugins: podman 4.3's CNI network backend (one of the
   # alternatives containers-common depends on; named so apt never picks another).
   local pkgs=(podman containernetworking-plugins runc jq)
   local missing=() p
-  for p in "${pkgs[@]}"; do
-    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
-      missing+=("$p")
-    fi
-  done
+  for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
   if ((${#missing[@]})); then
     local t0; t0=$(now)
     say "installing: ${missing[*]}"
