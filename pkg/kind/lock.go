@@ -8,15 +8,19 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gofrs/flock"
+	"github.com/slipway-dev/slipway/pkg/slots"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
 
 // lockDir holds one lock file per node, shared by every slipway process on
-// the host. Two imports fanned out to overlapping nodes can otherwise
-// deadlock on containerd's per-blob ingest locks: each waits for a blob
-// the other is writing while its own stream is stalled by the other node.
+// the host, whichever user runs it. Two imports fanned out to overlapping
+// nodes can otherwise deadlock on containerd's per-blob ingest locks: each
+// waits for a blob the other is writing while its own stream is stalled by
+// the other node.
 func lockDir() string {
+	if d := os.Getenv("SLIPWAY_NODE_LOCK_DIR"); d != "" {
+		return d
+	}
 	if fi, err := os.Stat("/run/lock"); err == nil && fi.IsDir() {
 		if f, err := os.CreateTemp("/run/lock", ".slipway-probe-*"); err == nil {
 			f.Close()
@@ -31,23 +35,25 @@ func lockDir() string {
 // two processes can never hold one each and wait for the other.
 func lockNodes(ctx context.Context, provider string, ns []nodes.Node) (func(), error) {
 	dir := lockDir()
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return nil, fmt.Errorf("creating lock folder: %w", err)
+	// Mode 1777 and 0666 lock files: a second Unix user on the host must
+	// be able to take the same locks (see pkg/slots/shared.go).
+	if err := slots.SharedDir(dir); err != nil {
+		return nil, fmt.Errorf("node locks: %w", err)
 	}
 	names := make([]string, len(ns))
 	for i, n := range ns {
 		names[i] = n.String()
 	}
 	slices.Sort(names)
-	var held []*flock.Flock
+	var held []*slots.FileLock
 	release := func() {
 		for _, l := range held {
 			_ = l.Unlock()
 		}
 	}
 	for _, n := range names {
-		l := flock.New(filepath.Join(dir, provider+"-"+n+".lock"))
-		if _, err := l.TryLockContext(ctx, 50*time.Millisecond); err != nil {
+		l, err := slots.LockShared(ctx, filepath.Join(dir, provider+"-"+n+".lock"), 50*time.Millisecond)
+		if err != nil {
 			release()
 			return nil, fmt.Errorf("waiting for node %s: %w", n, err)
 		}

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"github.com/gofrs/flock"
 )
 
 // Host is a bound shared by every slipway process on the machine (several
@@ -29,10 +27,10 @@ func DefaultHostDir() string {
 }
 
 func (h Host) Acquire(ctx context.Context, wait func()) (func(), error) {
-	if err := os.MkdirAll(h.Dir, 0o777); err != nil {
+	// Shared like /tmp by every user of the machine; see shared.go.
+	if err := SharedDir(h.Dir); err != nil {
 		return nil, fmt.Errorf("host build slots: %w", err)
 	}
-	_ = os.Chmod(h.Dir, 0o777|os.ModeSticky) // shared like /tmp, whatever the umask
 	poll := h.Poll
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
@@ -40,13 +38,11 @@ func (h Host) Acquire(ctx context.Context, wait func()) (func(), error) {
 	waited := false
 	for {
 		for i := 0; i < h.N; i++ {
-			// 0666: the slots are shared by every user of the machine.
-			l := flock.New(filepath.Join(h.Dir, "slot-"+strconv.Itoa(i)), flock.SetPermissions(0o666))
-			ok, err := l.TryLock()
+			l, err := TryLockShared(filepath.Join(h.Dir, "slot-"+strconv.Itoa(i)))
 			if err != nil {
 				return nil, fmt.Errorf("host build slot %d: %w", i, err)
 			}
-			if ok {
+			if l != nil {
 				return func() { _ = l.Unlock() }, nil
 			}
 		}
