@@ -20,6 +20,7 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 }
 
 const df = `FROM golang AS builder
+ARG SVC
 COPY go.mod ./
 COPY internal/ internal/
 COPY cmd/${SVC}/ cmd/${SVC}/
