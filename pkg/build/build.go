@@ -54,11 +54,19 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	defer os.Remove(iid.Name())
 	spec := req.Spec
 	spec.IIDFile = iid.Name()
-	argv := b.Engine.BuildArgv(spec)
+	argv, err := b.Engine.BuildArgv(spec)
+	if err != nil {
+		return Result{}, fmt.Errorf("building %s: %w", req.Service, err)
+	}
+	// Shown argv never carries build-arg values: they may be secrets.
+	shown := append([]string{filepath.Base(b.Engine.Bin)}, engine.RedactArgv(argv)...)
 
 	tail := &progress.Tail{N: TailLines}
-	out := io.MultiWriter(req.Log, tail)
-	fmt.Fprintf(req.Log, "$ %s %s\n", b.Engine.Bin, strings.Join(argv, " "))
+	// A log output that fails (a full disk, a caller's writer) is dropped;
+	// the build's output is still drained, and its exit status alone says
+	// whether it worked.
+	out := NewSinks(req.Log, tail)
+	fmt.Fprintf(out, "$ %s\n", strings.Join(shown, " "))
 	cmd := engine.GroupCommand(ctx, b.Engine.Bin, argv...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=1", "BUILDX_NO_DEFAULT_ATTESTATIONS=1")
@@ -67,7 +75,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 		if ctx.Err() != nil {
 			return Result{}, fmt.Errorf("building %s: %w", req.Service, context.Cause(ctx))
 		}
-		f := &Failure{Service: req.Service, Argv: append([]string{filepath.Base(b.Engine.Bin)}, argv...),
+		f := &Failure{Service: req.Service, Argv: shown,
 			ExitCode: -1, Tail: tail.Lines(), Log: req.LogPath, Err: runErr}
 		var ee *exec.ExitError
 		if errors.As(runErr, &ee) {
@@ -82,10 +90,19 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	return Result{ID: strings.TrimSpace(string(id))}, nil
 }
 
+// Sinks is a writer to several outputs that drops one that fails instead of
+// failing: give the log file, the progress line writer and Options.Logs to
+// NewSinks (not io.MultiWriter) for Request.Log.
+type Sinks = engine.Sinks
+
+// NewSinks returns a Sinks writing to every non-nil w.
+func NewSinks(ws ...io.Writer) *Sinks { return engine.NewSinks(ws...) }
+
 // Failure is a build command that ended badly: what ran, how it ended, and
 // where to look.
 type Failure struct {
-	Service  string
+	Service string
+	// Argv is the command as shown: build-arg values elided.
 	Argv     []string
 	ExitCode int
 	Tail     []string

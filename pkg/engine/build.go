@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // BuildSpec is one image build, engine-neutral.
@@ -23,10 +26,53 @@ type BuildSpec struct {
 	// engine cannot hold. Insecure allows a plain-HTTP registry.
 	PushOnly bool
 	Insecure bool
+	// Secrets are BuildKit secrets (RUN --mount=type=secret); only their
+	// sources are on the command line, never their values.
+	Secrets []Secret
+	// Contexts are named build contexts (name -> path, image or URL), for
+	// FROM/COPY --from=name: buildx and podman only.
+	Contexts map[string]string
 }
 
-// BuildArgv is the exact argv (without the binary) that builds spec.
-func (e *Engine) BuildArgv(s BuildSpec) []string {
+// Secret is one BuildKit secret: its ID, read from the environment
+// variable Env or from File (exactly one), by the engine, not slipway.
+type Secret struct {
+	ID, Env, File string
+}
+
+// arg is the --secret value for s.
+func (s Secret) arg(engine string) (string, error) {
+	if s.ID == "" || strings.ContainsAny(s.ID, ",=\"\n") {
+		return "", fmt.Errorf("build secret id %q: want a name without , = or quotes", s.ID)
+	}
+	if (s.Env == "") == (s.File == "") {
+		return "", fmt.Errorf("build secret %s: give exactly one of an environment variable or a file", s.ID)
+	}
+	src := s.File
+	if s.Env != "" {
+		src = s.Env
+	}
+	if strings.ContainsAny(src, ",\"\n") {
+		return "", fmt.Errorf("build secret %s: source %q has a comma or quote, which the engine cannot read", s.ID, src)
+	}
+	switch {
+	case s.File != "":
+		return "id=" + s.ID + ",src=" + s.File, nil
+	case engine == "podman":
+		// Podman (buildah) reads an environment secret as type=env,src=.
+		return "id=" + s.ID + ",type=env,src=" + s.Env, nil
+	default:
+		return "id=" + s.ID + ",env=" + s.Env, nil
+	}
+}
+
+// ErrNoNamedContexts is BuildArgv's answer to named build contexts on an
+// engine that cannot take them (docker without buildx).
+var ErrNoNamedContexts = errors.New("named build contexts need docker buildx or podman")
+
+// BuildArgv is the exact argv (without the binary) that builds spec. Show
+// it with ShowArgv: build-arg values may be secrets.
+func (e *Engine) BuildArgv(s BuildSpec) ([]string, error) {
 	var a []string
 	switch {
 	case e.Name == "docker" && e.Buildx:
@@ -64,11 +110,54 @@ func (e *Engine) BuildArgv(s BuildSpec) []string {
 	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
 		a = append(a, "--label", k+"="+s.Labels[k])
 	}
+	for _, sec := range s.Secrets {
+		v, err := sec.arg(e.Name)
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, "--secret", v)
+	}
+	if len(s.Contexts) > 0 && e.Name == "docker" && !e.Buildx {
+		return nil, ErrNoNamedContexts
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Contexts)) {
+		if k == "" || strings.ContainsAny(k, "=\n") || s.Contexts[k] == "" {
+			return nil, fmt.Errorf("named build context %q=%q: want name=value", k, s.Contexts[k])
+		}
+		a = append(a, "--build-context", k+"="+s.Contexts[k])
+	}
 	if s.NoCache {
 		a = append(a, "--no-cache")
 	}
 	if s.IIDFile != "" {
 		a = append(a, "--iidfile", s.IIDFile)
 	}
-	return append(a, s.Context)
+	return append(a, s.Context), nil
+}
+
+// ShowArgv is argv for a log header or an error message: every build-arg
+// value is elided (it may be a token), so `--build-arg KEY=…` is all that
+// is ever shown.
+func ShowArgv(argv []string) string { return strings.Join(RedactArgv(argv), " ") }
+
+// RedactArgv is argv with every build-arg value elided.
+func RedactArgv(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = a
+		switch {
+		case i > 0 && argv[i-1] == "--build-arg":
+			out[i] = elide(a)
+		case strings.HasPrefix(a, "--build-arg="):
+			out[i] = "--build-arg=" + elide(strings.TrimPrefix(a, "--build-arg="))
+		}
+	}
+	return out
+}
+
+func elide(kv string) string {
+	if k, _, ok := strings.Cut(kv, "="); ok {
+		return k + "=…"
+	}
+	return kv // KEY alone: the engine takes the value from the environment
 }

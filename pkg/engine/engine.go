@@ -42,6 +42,11 @@ func Detect(ctx context.Context, want string) (*Engine, error) {
 		if err == nil {
 			return e, nil
 		}
+		if ctx.Err() != nil {
+			// Interrupted (Ctrl-C), not unreachable: say so, so the caller
+			// exits as cancelled rather than with a usage error.
+			return nil, fmt.Errorf("detecting the container engine: %w", context.Cause(ctx))
+		}
 		problems = append(problems, err.Error())
 	}
 	return nil, fmt.Errorf("no container engine reachable: %s", strings.Join(problems, "; "))
@@ -56,10 +61,16 @@ func probe(ctx context.Context, name string) (*Engine, error) {
 	defer cancel()
 	e := &Engine{Name: name, Bin: bin}
 	if _, err := e.output(ctx, "version", "--format", "{{.Server.Version}}"); err != nil && name == "docker" {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("docker: daemon not reachable (%v)", err)
 	}
 	if name == "podman" {
 		if _, err := e.output(ctx, "info", "--format", "{{.Host.Arch}}"); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, fmt.Errorf("podman: not working (%v)", err)
 		}
 	}
@@ -182,10 +193,36 @@ func (e *Engine) Untag(ctx context.Context, refs ...string) error {
 	return err
 }
 
+// SaveArgv is the argv (without the binary) that saves refs as one
+// Docker-format archive. Podman writes only the first image unless asked
+// for a multi-image archive (the other names would become its tags). A ref
+// starting with '-' is refused, and "--" ends the options, so no ref is
+// ever read as a flag.
+func (e *Engine) SaveArgv(refs ...string) ([]string, error) {
+	if len(refs) == 0 {
+		return nil, errors.New("saving images: no image named")
+	}
+	for _, r := range refs {
+		if r == "" || strings.HasPrefix(r, "-") {
+			return nil, fmt.Errorf("saving images: %q is not an image reference", r)
+		}
+	}
+	a := []string{"save"}
+	if e.Name == "podman" {
+		a = append(a, "--format", "docker-archive", "--multi-image-archive")
+	}
+	a = append(a, "--")
+	return append(a, refs...), nil
+}
+
 // Save streams an image archive of refs to w (`docker save`), with no temp file.
 func (e *Engine) Save(ctx context.Context, w io.Writer, refs ...string) error {
+	argv, err := e.SaveArgv(refs...)
+	if err != nil {
+		return err
+	}
 	var stderr bytes.Buffer
-	cmd := GroupCommand(ctx, e.Bin, append([]string{"save"}, refs...)...)
+	cmd := GroupCommand(ctx, e.Bin, argv...)
 	cmd.Stdout, cmd.Stderr = w, &stderr
 	if err := RunGroup(cmd); err != nil {
 		return fmt.Errorf("%s save %s: %v: %s", e.Name, strings.Join(refs, " "), err, strings.TrimSpace(stderr.String()))

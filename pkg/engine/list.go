@@ -50,6 +50,21 @@ func (e *Engine) InspectSome(ctx context.Context, refs ...string) (map[string]*I
 			return nil, fmt.Errorf("reading images from %s: %w", e.Name, err)
 		}
 	}
+	if err != nil && len(raw) == 0 && len(refs) > 1 {
+		// An engine that prints nothing when one ref is missing (or was
+		// removed since it was listed): ask for each, keep those found.
+		found := map[string]*Image{}
+		for _, ref := range refs {
+			one, err := e.InspectSome(ctx, ref)
+			if err != nil {
+				return nil, err
+			}
+			if img := one[ref]; img != nil {
+				found[ref] = img
+			}
+		}
+		return found, nil
+	}
 	found := map[string]*Image{}
 	for _, r := range raw {
 		img := r.image()
@@ -72,7 +87,9 @@ func (r inspectJSON) image() *Image {
 }
 
 // ImagesInUse returns the IDs of images that containers (running or not)
-// were created from: removing those would break someone's container.
+// were created from: removing those would break someone's container. A
+// container removed between the listing and its inspection is left out:
+// it uses nothing any more.
 func (e *Engine) ImagesInUse(ctx context.Context) (map[string]bool, error) {
 	out, err := e.output(ctx, "ps", "-aq", "--no-trunc")
 	if err != nil {
@@ -83,12 +100,35 @@ func (e *Engine) ImagesInUse(ctx context.Context) (map[string]bool, error) {
 	if len(ids) == 0 {
 		return used, nil
 	}
-	raw, err := e.output(ctx, append([]string{"container", "inspect", "--format", "{{.Image}}"}, ids...)...)
+	args := []string{"container", "inspect", "--format", "{{.Image}}"}
+	raw, err := e.output(ctx, append(args, ids...)...)
+	if err != nil && isGone(err) {
+		// One call for all failed because some vanished; ask for each, so
+		// the survivors are still counted and the vanished dropped.
+		raw = nil
+		for _, id := range ids {
+			one, err := e.output(ctx, append(args, id)...)
+			if err != nil && !isGone(err) {
+				return nil, fmt.Errorf("listing images in use: %w", err)
+			}
+			raw = append(raw, one...)
+			raw = append(raw, '\n')
+		}
+		err = nil
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing images in use: %w", err)
 	}
 	for _, id := range strings.Fields(string(raw)) {
 		used[normID(id)] = true
 	}
 	return used, nil
+}
+
+// isGone reports an engine error about an object (container or image) that
+// does not exist, as Docker and Podman word it.
+func isGone(err error) bool {
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "no such container") || strings.Contains(s, "no such object") ||
+		strings.Contains(s, "no container with name or id") || isNotFound(err)
 }

@@ -15,7 +15,7 @@ var pushDigestRE = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
 // login store); none pass through slipway. It returns the pushed digest.
 func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, error) {
 	var out bytes.Buffer
-	w := io.MultiWriter(&out, log)
+	w := NewSinks(&out, log) // a failing log must not fail the command
 	cmd := GroupCommand(ctx, e.Bin, "push", ref)
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := RunGroup(cmd); err != nil {
@@ -35,7 +35,7 @@ func (e *Engine) Pull(ctx context.Context, ref, platform string, log io.Writer) 
 		args = append(args, "--platform", platform)
 	}
 	var out bytes.Buffer
-	w := io.MultiWriter(&out, log)
+	w := NewSinks(&out, log) // a failing log must not fail the command
 	cmd := GroupCommand(ctx, e.Bin, append(args, ref)...)
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := RunGroup(cmd); err != nil {
