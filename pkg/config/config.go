@@ -6,13 +6,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // FileName is the config file slipway looks for, walking up from the working directory.
@@ -27,13 +28,17 @@ type Config struct {
 	Image       string              `yaml:"image,omitempty" json:"image,omitempty" jsonschema:"description=Go template for the image name (.Project .Service)"`
 	Tag         string              `yaml:"tag,omitempty" json:"tag,omitempty" jsonschema:"description=Go template for the tag (.Service .User .GitShort .GitCommit .Branch .Dirty .Unix .Date .Random)"`
 	DirtyMarker string              `yaml:"dirty_marker,omitempty" json:"dirty_marker,omitempty" jsonschema:"description=Text .Dirty expands to when the work tree has changes (default: dirty)"`
-	Services    map[string]*Service `yaml:"services" json:"services"`
+	Services    map[string]*Service `yaml:"services" json:"services" jsonschema:"description=The images to build (at most 1000) by service name"`
 	Groups      map[string][]string `yaml:"groups,omitempty" json:"groups,omitempty"`
 	Kind        Kind                `yaml:"kind,omitempty" json:"kind,omitempty"`
 	// Registry moves every image to this registry host (e.g. registry.example.com:5000).
 	Registry string `yaml:"registry,omitempty" json:"registry,omitempty"`
 	// InsecureRegistries may be reached over plain HTTP; loopback ones always may.
 	InsecureRegistries []string `yaml:"insecure_registries,omitempty" json:"insecure_registries,omitempty"`
+	// AllowOutsideRepo lets build contexts, Dockerfiles and named contexts
+	// resolve outside the repository. Off by default: an image, and a
+	// registry it is pushed to, should only ever receive the repository's files.
+	AllowOutsideRepo bool `yaml:"allow_outside_repo,omitempty" json:"allow_outside_repo,omitempty" jsonschema:"description=Allow context / dockerfile / contexts paths that resolve (following symlinks) outside the repository root; off by default so that no file from outside the repository is sent into an image"`
 
 	// Dir is the repository root: the folder holding the config file.
 	Dir string `yaml:"-" json:"-"`
@@ -41,6 +46,9 @@ type Config struct {
 	Path string `yaml:"-" json:"-"`
 	// Order lists the services as the file declares them.
 	Order []string `yaml:"-" json:"-"`
+
+	// lines maps top-level keys and group names ("groups.NAME") to lines.
+	lines map[string]int
 }
 
 // Kind holds defaults for loading into Kind clusters.
@@ -50,16 +58,22 @@ type Kind struct {
 
 // Service is one buildable image.
 type Service struct {
-	Dockerfile string            `yaml:"dockerfile,omitempty" json:"dockerfile,omitempty" jsonschema:"description=Dockerfile path relative to the repo root (default: CONTEXT/Dockerfile)"`
-	Context    string            `yaml:"context,omitempty" json:"context,omitempty" jsonschema:"description=Build context relative to the repo root (default: .)"`
+	Dockerfile string            `yaml:"dockerfile,omitempty" json:"dockerfile,omitempty" jsonschema:"description=Dockerfile path relative to the repo root (default: CONTEXT/Dockerfile); must stay inside the repository unless allow_outside_repo"`
+	Context    string            `yaml:"context,omitempty" json:"context,omitempty" jsonschema:"description=Build context relative to the repo root (default: .); must stay inside the repository unless allow_outside_repo"`
 	Target     string            `yaml:"target,omitempty" json:"target,omitempty"`
-	Args       map[string]string `yaml:"args,omitempty" json:"args,omitempty"`
+	Args       map[string]string `yaml:"args,omitempty" json:"args,omitempty" jsonschema:"description=Build args; a key may not be the NAME_IMAGE arg of a service this one depends on"`
 	Platform   string            `yaml:"platform,omitempty" json:"platform,omitempty"`
 	Labels     map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
-	DependsOn  []string          `yaml:"depends_on,omitempty" json:"depends_on,omitempty" jsonschema:"description=Services whose images this one builds FROM; each is built first and passed as build arg NAME_IMAGE"`
+	DependsOn  []string          `yaml:"depends_on,omitempty" json:"depends_on,omitempty" jsonschema:"description=Services whose images this one builds FROM; each is built first and passed as build arg NAME_IMAGE (upper-cased; other characters become _)"`
+	Contexts   map[string]string `yaml:"contexts,omitempty" json:"contexts,omitempty" jsonschema:"description=Named build contexts (BuildKit --build-context) by name: a folder relative to the repo root (inside the repository unless allow_outside_repo) or docker-image://REF; remote sources (https://... http://... git://... ssh://... git@host:path) are accepted but an image using one is never reused"`
+	Secrets    []Secret          `yaml:"secrets,omitempty" json:"secrets,omitempty" jsonschema:"description=BuildKit build secrets (RUN --mount=type=secret\\,id=ID); only their identities reach the input digest\\, never their values"`
 
 	Name string `yaml:"-" json:"-"`
 	Line int    `yaml:"-" json:"-"`
+
+	// lines maps the service's keys ("context", "args.KEY", "contexts.NAME",
+	// "secrets.N") to the lines they are written on.
+	lines map[string]int
 }
 
 // Error is a config problem tied to a place in the file.
@@ -69,11 +83,44 @@ type Error struct {
 	Msg  string
 }
 
+// Error is always one line: a message that quotes the file (a YAML parser
+// error, a hostile value) must not be able to forge further lines of output.
 func (e *Error) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+		return oneLine(fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg))
 	}
-	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+	return oneLine(fmt.Sprintf("%s: %s", e.Path, e.Msg))
+}
+
+// oneLine escapes line breaks and other control characters and invalid
+// UTF-8, so that s prints as a single line.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, isControl) && strings.ToValidUTF8(s, "") == s {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if isControl(r) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029
+}
+
+// quote is %q of s, shortened so that a hostile value cannot make an error
+// message huge.
+func quote(s string) string {
+	const max = 64
+	if len(s) > max {
+		return fmt.Sprintf("%q… (%d bytes)", strings.ToValidUTF8(s[:max], ""), len(s))
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
@@ -109,7 +156,14 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	data, err := os.ReadFile(abs)
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	// Read one byte past the limit, never the whole file: --file /dev/zero
+	// or a huge file must fail fast, not fill memory.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
@@ -119,32 +173,67 @@ func Load(path string) (*Config, error) {
 var yamlLineRE = regexp.MustCompile(`line (\d+): (.*)`)
 
 // Parse validates data as the config file at path; relative paths in it are
-// resolved against path's folder.
+// resolved against path's folder. It accepts at most MaxFileSize bytes,
+// MaxNodes YAML nodes after alias expansion, MaxDepth levels of nesting and
+// MaxServices services, so that a hostile file fails with one clear error
+// instead of exhausting memory or time.
 func Parse(path string, data []byte) (*Config, error) {
 	c := &Config{Path: path, Dir: filepath.Dir(path)}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		return nil, yamlError(path, err)
+	if len(data) > MaxFileSize {
+		return nil, c.errorf(0, "config is larger than %d bytes (MaxFileSize); a slipway.yaml never needs that much", MaxFileSize)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, c.errorf(0, "config is empty: project and services are required")
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(path, err)
 	}
-	lines := serviceLines(&root)
+	// Bound the document before anything expands its aliases.
+	if err := checkTree(path, &root); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, c.errorf(0, "config holds no YAML document: project and services are required")
+		}
+		return nil, yamlError(path, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, yamlError(path, err)
+		}
+		return nil, c.errorf(extra.Line, "config holds more than one YAML document (a second --- starts here); slipway reads exactly one")
+	}
+	if len(c.Services) > MaxServices {
+		return nil, c.errorf(c.lines["services"], "%d services: slipway accepts at most %d (MaxServices) in one config", len(c.Services), MaxServices)
+	}
+	lines := readLines(c, &root)
 	for name, s := range c.Services {
 		if s == nil {
 			s = &Service{}
 			c.Services[name] = s
 		}
 		s.Name = name
-		s.Line = lines[name]
+		s.Line = lines[name].line
+		s.lines = lines[name].keys
 	}
 	c.Order = make([]string, 0, len(c.Services))
 	for name := range c.Services {
 		c.Order = append(c.Order, name)
 	}
-	sort.Slice(c.Order, func(i, j int) bool { return lines[c.Order[i]] < lines[c.Order[j]] })
+	// Services merged in through an alias have no line of their own: the
+	// name breaks ties so that the order never depends on map iteration.
+	sort.Slice(c.Order, func(i, j int) bool {
+		a, b := c.Services[c.Order[i]], c.Services[c.Order[j]]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Name < b.Name
+	})
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -167,27 +256,77 @@ func yamlError(path string, err error) error {
 	return &Error{Path: path, Msg: msg}
 }
 
-// serviceLines maps each service name to the line its key is on.
-func serviceLines(root *yaml.Node) map[string]int {
-	out := map[string]int{}
-	if len(root.Content) == 0 {
+type serviceLines struct {
+	line int
+	keys map[string]int
+}
+
+// readLines maps each service name to the line its key is on, and each key
+// written inside a service (and the top-level keys) to theirs, so that errors
+// point at the offending key rather than at the service. Keys that come in
+// through an alias have no line of their own and fall back to the service's.
+func readLines(c *Config, root *yaml.Node) map[string]serviceLines {
+	out := map[string]serviceLines{}
+	c.lines = map[string]int{}
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
 		return out
 	}
 	top := root.Content[0]
 	for i := 0; i+1 < len(top.Content); i += 2 {
-		if top.Content[i].Value != "services" {
-			continue
-		}
-		svcs := top.Content[i+1]
-		for j := 0; j+1 < len(svcs.Content); j += 2 {
-			out[svcs.Content[j].Value] = svcs.Content[j].Line
+		key, val := top.Content[i], top.Content[i+1]
+		c.lines[key.Value] = key.Line
+		switch key.Value {
+		case "groups":
+			if val.Kind == yaml.MappingNode {
+				for j := 0; j+1 < len(val.Content); j += 2 {
+					c.lines["groups."+val.Content[j].Value] = val.Content[j].Line
+				}
+			}
+		case "services":
+			if val.Kind != yaml.MappingNode {
+				continue
+			}
+			for j := 0; j+1 < len(val.Content); j += 2 {
+				name, body := val.Content[j], val.Content[j+1]
+				out[name.Value] = serviceLines{line: name.Line, keys: keyLines(body)}
+			}
 		}
 	}
 	return out
 }
 
+func keyLines(body *yaml.Node) map[string]int {
+	keys := map[string]int{}
+	if body.Kind != yaml.MappingNode {
+		return keys
+	}
+	for k := 0; k+1 < len(body.Content); k += 2 {
+		key, val := body.Content[k], body.Content[k+1]
+		keys[key.Value] = key.Line
+		switch {
+		case val.Kind == yaml.MappingNode:
+			for m := 0; m+1 < len(val.Content); m += 2 {
+				keys[key.Value+"."+val.Content[m].Value] = val.Content[m].Line
+			}
+		case val.Kind == yaml.SequenceNode:
+			for m, item := range val.Content {
+				keys[fmt.Sprintf("%s.%d", key.Value, m)] = item.Line
+			}
+		}
+	}
+	return keys
+}
+
 func (c *Config) errorf(line int, format string, args ...any) error {
 	return &Error{Path: c.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// line is where key of s is written, else where s is.
+func (s *Service) line(key string) int {
+	if l := s.lines[key]; l > 0 {
+		return l
+	}
+	return s.Line
 }
 
 func (c *Config) validate() error {
@@ -195,41 +334,32 @@ func (c *Config) validate() error {
 		return c.errorf(0, "project is required")
 	}
 	if !nameRE.MatchString(c.Project) {
-		return c.errorf(0, "project %q must be lower-case letters, digits, '.', '_' or '-'", c.Project)
+		return c.errorf(c.lines["project"], "project %s must be 1-63 lower-case letters, digits, '.', '_' or '-'", quote(c.Project))
 	}
 	if len(c.Services) == 0 {
-		return c.errorf(0, "services: at least one service is required")
+		return c.errorf(c.lines["services"], "services: at least one service is required")
 	}
 	for _, name := range c.Order {
-		s := c.Services[name]
-		if !nameRE.MatchString(name) {
-			return c.errorf(s.Line, "service name %q must be lower-case letters, digits, '.', '_' or '-'", name)
-		}
-		if s.Context == "" {
-			s.Context = "."
-		}
-		if s.Dockerfile == "" {
-			s.Dockerfile = filepath.Join(s.Context, "Dockerfile")
-		}
-		if fi, err := os.Stat(c.ContextDir(s)); err != nil || !fi.IsDir() {
-			return c.errorf(s.Line, "service %s: build context %s is not a folder", name, s.Context)
-		}
-		if fi, err := os.Stat(c.DockerfilePath(s)); err != nil || fi.IsDir() {
-			return c.errorf(s.Line, "service %s: Dockerfile %s not found", name, s.Dockerfile)
-		}
-		for _, d := range s.DependsOn {
-			if _, ok := c.Services[d]; !ok {
-				return c.errorf(s.Line, "service %s: depends_on names unknown service %q", name, d)
-			}
+		if err := c.validateService(c.Services[name]); err != nil {
+			return err
 		}
 	}
-	for g, members := range c.Groups {
+	if err := c.checkArgNames(); err != nil {
+		return err
+	}
+	groups := make([]string, 0, len(c.Groups))
+	for g := range c.Groups {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	for _, g := range groups {
+		line := c.lines["groups."+g]
 		if _, ok := c.Services[g]; ok {
-			return c.errorf(0, "group %q has the same name as a service", g)
+			return c.errorf(line, "group %s has the same name as a service", quote(g))
 		}
-		for _, m := range members {
+		for _, m := range c.Groups[g] {
 			if _, ok := c.Services[m]; !ok {
-				return c.errorf(0, "group %s names unknown service %q", g, m)
+				return c.errorf(line, "group %s names unknown service %s", quote(g), quote(m))
 			}
 		}
 	}
@@ -237,6 +367,106 @@ func (c *Config) validate() error {
 		return c.errorf(c.Services[cycle[0]].Line, "depends_on cycle: %s", strings.Join(cycle, " -> "))
 	}
 	return nil
+}
+
+func (c *Config) validateService(s *Service) error {
+	name := s.Name
+	if !nameRE.MatchString(name) {
+		return c.errorf(s.Line, "service name %s must be 1-63 lower-case letters, digits, '.', '_' or '-'", quote(name))
+	}
+	if s.Context == "" {
+		s.Context = "."
+	}
+	if s.Dockerfile == "" {
+		s.Dockerfile = filepath.Join(s.Context, "Dockerfile")
+	}
+	// Containment first: a path outside the repository is refused before
+	// anything about it is looked at.
+	if err := c.checkInside(s, "context", s.Context, "build context"); err != nil {
+		return err
+	}
+	if err := c.checkInside(s, "dockerfile", s.Dockerfile, "Dockerfile"); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(c.ContextDir(s)); err != nil || !fi.IsDir() {
+		return c.errorf(s.line("context"), "service %s: build context %s is not a folder", name, quote(s.Context))
+	}
+	if fi, err := os.Stat(c.DockerfilePath(s)); err != nil || fi.IsDir() {
+		return c.errorf(s.line("dockerfile"), "service %s: Dockerfile %s not found", name, quote(s.Dockerfile))
+	}
+	for i, d := range s.DependsOn {
+		if _, ok := c.Services[d]; !ok {
+			return c.errorf(s.line(fmt.Sprintf("depends_on.%d", i)), "service %s: depends_on names unknown service %s", name, quote(d))
+		}
+	}
+	for _, k := range sortedKeys(s.Args) {
+		if !argKeyRE.MatchString(k) {
+			return c.errorf(s.line("args."+k), "service %s: build arg name %s must be letters, digits and '_' (not starting with a digit), at most %d bytes", name, quote(k), MaxKeyLen)
+		}
+	}
+	for _, k := range sortedKeys(s.Labels) {
+		if k == "" || len(k) > MaxKeyLen || strings.ContainsAny(k, "= \t\r\n") {
+			return c.errorf(s.line("labels."+k), "service %s: label key %s must be 1-%d bytes without '=' or white space", name, quote(k), MaxKeyLen)
+		}
+	}
+	if err := c.validateContexts(s); err != nil {
+		return err
+	}
+	return c.validateSecrets(s)
+}
+
+var argKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,255}$`)
+
+// checkInside refuses a path of s that resolves, following symlinks, outside
+// the repository, unless the config allows that.
+func (c *Config) checkInside(s *Service, key, rel, what string) error {
+	if c.AllowOutsideRepo {
+		return nil
+	}
+	p := filepath.Join(c.Dir, rel)
+	real, root := realPath(p), realPath(c.Dir)
+	if within(root, real) {
+		return nil
+	}
+	how := ""
+	if lexical := filepath.Clean(p); within(filepath.Clean(c.Dir), lexical) {
+		how = fmt.Sprintf(" (through a symlink, to %s)", quote(real))
+	}
+	return c.errorf(s.line(key), "service %s: %s %s is outside the repository %s%s; set allow_outside_repo: true if files from outside the repository may be sent into the image", s.Name, what, quote(rel), quote(c.Dir), how)
+}
+
+// realPath resolves every symlink in p. A path that does not exist (yet) is
+// resolved as far as it exists and continued lexically, so that a missing
+// folder under a symlink that leaves the repository still counts as outside.
+func realPath(p string) string {
+	p = filepath.Clean(p)
+	rest := ""
+	for cur := p; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
+}
+
+// within reports whether p is root or below it; both must be clean.
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && filepath.IsLocal(rel)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // findCycle returns one dependency cycle as a path that starts and ends on
