@@ -93,6 +93,11 @@ type Image struct {
 	CleanedUp bool
 	// Pushed is the registry digest, when Options.Push sent it.
 	Pushed string
+	// Borrowed is set when Ref names an existing image this run did not
+	// tag (Options.ReuseTag): cleanup never removes it.
+	Borrowed bool
+	// Tagged is when this run gave the image its name.
+	Tagged time.Time
 }
 
 // Result is what a run made, by service.
@@ -192,15 +197,22 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	now := time.Now()
 	runID := run.NewID(now)
-	if err := p.assignRefs(ctx, stateDir, runID, now); err != nil {
-		return nil, err
-	}
-
+	// The run exists (and holds its lock) before it claims any tag, so a
+	// claim is only ever held by a live run: see run.Reserve.
 	r, err := run.Start(stateDir, run.Record{Run: runID, Project: p.cfg.Project, User: p.user, Engine: p.eng.Name, Started: now})
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
+	if err := p.assignRefs(ctx, stateDir, runID, now); err != nil {
+		// Nothing was made: leave no run behind.
+		r.Close()
+		_ = run.Remove(stateDir, runID)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, err
+	}
 	res := &Result{Run: runID, RunDir: r.Dir, StateDir: stateDir, Engine: p.eng.Name, Images: map[string]*Image{}, Order: p.services}
 	for _, s := range p.services {
 		img := &Image{Service: s, Ref: p.refs[s].String(), Tag: p.refs[s].Tag, Status: "queued", Log: r.LogPath(s)}
@@ -209,7 +221,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	_ = r.Update(func(rec *run.Record) {
 		for s, img := range res.Images {
-			rec.Services[s] = &run.Service{Image: img.Ref, Tag: img.Tag, Status: img.Status, Log: img.Log}
+			rec.Services[s] = &run.Service{Image: img.Ref, Tag: img.Tag, Status: img.Status, Log: img.Log, Borrowed: img.Borrowed}
 		}
 	})
 
@@ -300,7 +312,7 @@ func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
 	for _, s := range res.Order {
 		img := res.Images[s]
 		delivered := img.Err == nil && (img.Kind != nil && img.Kind.Err == nil || img.Pushed != "")
-		if !delivered || p.pushOnly() {
+		if !delivered || p.pushOnly() || img.Borrowed {
 			continue
 		}
 		if err := p.eng.Untag(ctx, img.Ref); err == nil {
@@ -312,7 +324,11 @@ func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
 // fill copies what is known of img into its record entry.
 func (img *Image) fill(rs *run.Service) {
 	rs.Image, rs.Tag, rs.Pushed = img.Ref, img.Tag, img.Pushed
-	rs.ID, rs.DurationMS, rs.CleanedUp = img.ID, img.Duration.Milliseconds(), img.CleanedUp
+	rs.ID, rs.DurationMS, rs.CleanedUp, rs.Borrowed = img.ID, img.Duration.Milliseconds(), img.CleanedUp, img.Borrowed
+	if !img.Tagged.IsZero() {
+		t := img.Tagged
+		rs.Tagged = &t
+	}
 	if !img.Started.IsZero() {
 		t := img.Started
 		rs.Started = &t

@@ -20,6 +20,10 @@ type Removal struct {
 	Removed []Copy
 	Kept    []Copy
 	DryRun  bool
+	// Runs are the run folders prune removed (or, dry, would remove).
+	Runs []string
+	// Reservations counts the stale tag reservations prune removed.
+	Reservations int
 }
 
 // CleanOptions picks the run to clean.
@@ -41,12 +45,12 @@ type CleanOptions struct {
 // it reached — only names that run gave, never another run's or user's.
 func Clean(ctx context.Context, o CleanOptions) (*Removal, error) {
 	stateDir := orState(o.StateDir)
+	recs, err := run.Records(stateDir)
+	if err != nil {
+		return nil, err
+	}
 	id := o.Run
 	if id == "" {
-		recs, err := run.Records(stateDir)
-		if err != nil {
-			return nil, err
-		}
 		for _, r := range recs {
 			if o.Project == "" || r.Project == o.Project {
 				id = r.Run
@@ -89,23 +93,32 @@ func Clean(ctx context.Context, o CleanOptions) (*Removal, error) {
 	}
 	more, _ := findClusters(ctx, recorded, false)
 	clusters = append(clusters, more...)
-	want := map[string]string{} // ref -> ID this run made
-	for _, s := range rec.Services {
-		if s.ID != "" {
-			want[s.Image] = s.ID
-		}
-	}
-	copies, err := inventory(ctx, eng, clusters, stateDir)
+	copies, err := inventory(ctx, eng, clusters, recs)
 	if err != nil {
 		return nil, err
 	}
 	var targets []Copy
 	for _, c := range copies {
-		if want[c.Ref] == c.ID || (c.Run == id && c.Project == rec.Project) {
+		if ownedBy(c, id) {
 			targets = append(targets, c)
 		}
 	}
 	return apply(ctx, eng, id, targets, o.DryRun)
+}
+
+// ownedBy reports whether run id may remove copy c: the run's record is the
+// newest to give this name, and the name still points at the image the run
+// gave it to — or, when the run died before recording an ID, at an image
+// that run built under this very name. Labels alone never decide: a
+// re-tagged image keeps the labels of the run that built it.
+func ownedBy(c Copy, id string) bool {
+	if c.Run != id {
+		return false
+	}
+	if c.recordedID != "" {
+		return c.recordedID == c.ID
+	}
+	return c.built && c.builtBy == id
 }
 
 // PruneOptions picks images by age and owner.
@@ -145,27 +158,101 @@ func Prune(ctx context.Context, o PruneOptions) (*Removal, error) {
 	if err != nil {
 		return nil, err
 	}
-	copies, err := inventory(ctx, eng, clusters, orState(o.StateDir))
+	stateDir := orState(o.StateDir)
+	recs, err := run.Records(stateDir)
 	if err != nil {
 		return nil, err
 	}
-	// Newest first, so the first Keep of each place+project+service stay.
-	sort.SliceStable(copies, func(i, j int) bool { return copies[i].Created.After(copies[j].Created) })
+	// Names a running run gave or borrowed stay, however old their image:
+	// prune takes no run's lock, so it must not pull images from under one.
+	live := run.LiveRuns(stateDir, recs)
+	liveRefs := map[string]bool{}
+	for _, r := range recs {
+		if live[r.Run] {
+			for _, s := range r.Services {
+				liveRefs[s.Image] = true
+			}
+		}
+	}
+	copies, err := inventory(ctx, eng, clusters, recs)
+	if err != nil {
+		return nil, err
+	}
+	// Newest name first, so the first Keep of each place+project+service stay.
+	sort.SliceStable(copies, func(i, j int) bool { return copies[i].Tagged.After(copies[j].Tagged) })
 	seen := map[string]int{}
 	cutoff := time.Now().Add(-o.OlderThan)
+	mine := func(u, project string) bool {
+		return (o.AllUsers || u == user) && (o.Project == "" || project == o.Project)
+	}
 	var targets []Copy
 	for _, c := range copies {
-		if !o.AllUsers && c.User != user || o.Project != "" && c.Project != o.Project {
+		if !mine(c.User, c.Project) {
 			continue
 		}
 		key := c.Place + "\x00" + c.Project + "\x00" + c.Service
 		seen[key]++
-		if seen[key] <= o.Keep || c.Created.After(cutoff) {
+		if seen[key] <= o.Keep || c.Tagged.After(cutoff) || liveRefs[c.Ref] || live[c.Run] {
 			continue
 		}
 		targets = append(targets, c)
 	}
-	return apply(ctx, eng, "", targets, o.DryRun)
+	res, err := apply(ctx, eng, "", targets, o.DryRun)
+	if err != nil {
+		return res, err
+	}
+	// Housekeeping: a run folder goes once the run is over, older than the
+	// limit, and no name it owns is left in the places looked at.
+	gone := map[string]bool{}
+	for _, c := range res.Removed {
+		gone[c.String()] = true
+	}
+	left := map[string]bool{}
+	for _, c := range copies {
+		if !gone[c.String()] {
+			left[c.Run] = true
+		}
+	}
+	looked := map[string]bool{}
+	for _, c := range clusters {
+		looked[c.Name] = true
+	}
+	existing := kind.List()
+	for _, r := range recs {
+		end := r.Started
+		if r.Ended != nil {
+			end = *r.Ended
+		}
+		if live[r.Run] || left[r.Run] || end.After(cutoff) || !mine(r.User, r.Project) || loadedElsewhere(r, looked, existing) {
+			continue
+		}
+		if !o.DryRun {
+			if err := run.Remove(stateDir, r.Run); err != nil {
+				continue // it started again, or is being cleaned: keep it
+			}
+		}
+		res.Runs = append(res.Runs, r.Run)
+	}
+	if !o.DryRun {
+		n, err := run.PruneReservations(stateDir, cutoff)
+		res.Reservations = n
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// loadedElsewhere reports whether run r loaded images into a cluster that
+// still exists but was not looked at: its record is what lets a later clean
+// find those names, so it stays.
+func loadedElsewhere(r run.Record, looked map[string]bool, existing map[string][]string) bool {
+	for _, s := range r.Services {
+		if k := s.Kind; k != nil && !looked[k.Cluster] && existing[k.Cluster] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // List returns every slipway-made image name in the engine and in the
@@ -183,7 +270,11 @@ func List(ctx context.Context, engineName string, clusterNames []string, stateDi
 	if err != nil {
 		return nil, err
 	}
-	copies, err := inventory(ctx, eng, clusters, orState(stateDir))
+	recs, err := run.Records(orState(stateDir))
+	if err != nil {
+		return nil, err
+	}
+	copies, err := inventory(ctx, eng, clusters, recs)
 	sort.SliceStable(copies, func(i, j int) bool {
 		if copies[i].Place != copies[j].Place {
 			return copies[i].Place < copies[j].Place

@@ -1,11 +1,14 @@
 package slipway
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/slipway-dev/slipway/pkg/config"
 	"github.com/slipway-dev/slipway/pkg/engine"
@@ -31,11 +34,24 @@ func Export(ctx context.Context, configPath, engineName, path string, images ...
 	if err != nil {
 		return nil, err
 	}
+	for _, r := range refs {
+		if strings.HasPrefix(r, "-") {
+			return nil, usagef("exporting: %q is not an image reference", r)
+		}
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, usagef("exporting: %s exists and is not a regular file", path)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return nil, fmt.Errorf("exporting: %w", err)
 	}
 	err = eng.Save(ctx, tmp, refs...)
+	if err == nil {
+		// The engine's exit status alone is not proof: an archive with no
+		// image manifest is an export that did not happen.
+		err = checkArchive(tmp)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -47,6 +63,27 @@ func Export(ctx context.Context, configPath, engineName, path string, images ...
 		return nil, fmt.Errorf("exporting to %s: %w", path, err)
 	}
 	return refs, nil
+}
+
+// checkArchive makes sure f holds an image archive: a tar with a
+// manifest.json (docker-archive) or index.json (OCI layout).
+func checkArchive(f *os.File) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return errors.New("the engine wrote no image archive")
+		}
+		if err != nil {
+			return fmt.Errorf("the engine wrote no valid archive: %w", err)
+		}
+		if h.Name == "manifest.json" || h.Name == "index.json" {
+			return nil
+		}
+	}
 }
 
 // newestRunImages lists the images the newest run of the project produced.

@@ -24,25 +24,54 @@ type Copy struct {
 	ID      string
 	Service string
 	User    string
+	// Run is the run that owns this name: the newest run whose record
+	// gives it, else the run that built the image under it.
 	Run     string
 	Project string
+	// Created is when the image was built (its label).
 	Created time.Time
-	Size    int64
-	InUse   bool // a container uses it: never removed
+	// Tagged is when this name was given (from the owning run's record):
+	// a re-tagged image is as old as its newest name, not its build.
+	Tagged time.Time
+	Size   int64
+	InUse  bool // a container uses it: never removed
 
-	node nodes.Node
+	// built: the image was built under this very name (its
+	// dev.slipway.ref label), by the run in its dev.slipway.run label.
+	built   bool
+	builtBy string
+	// recordedID is the image the owning run's record gave this name to.
+	recordedID string
+	node       nodes.Node
 }
 
 // inventory lists the copies slipway may remove: names it gave to images it
 // built (the image's own dev.slipway.ref label, or a name a run record
-// says it gave). Foreign names of the same image are never listed.
-func inventory(ctx context.Context, eng *engine.Engine, clusters []*kind.Cluster, stateDir string) ([]Copy, error) {
-	given := recordedRefs(stateDir)
+// says it gave that image). Foreign names of the same image are never
+// listed, nor names a run only borrowed.
+func inventory(ctx context.Context, eng *engine.Engine, clusters []*kind.Cluster, recs []run.Record) ([]Copy, error) {
+	owners := run.Owners(recs)
 	ours := func(ref, id string, labels map[string]string) bool {
 		if labels[LabelUser] == "" {
 			return false
 		}
-		return labels[LabelRef] == ref || given[ref] == id
+		return labels[LabelRef] == ref || owners[ref].ID == id
+	}
+	newCopy := func(place, ref, id string, l map[string]string, size int64, inUse bool, n nodes.Node) Copy {
+		c := Copy{Place: place, Ref: ref, ID: id, Service: l[LabelService], User: l[LabelUser], Run: l[LabelRun],
+			Project: l[LabelProject], Size: size, InUse: inUse, node: n,
+			built: l[LabelRef] == ref, builtBy: l[LabelRun]}
+		// Nanoseconds, so that runs started in the same second still order.
+		if t, err := time.Parse(time.RFC3339Nano, l[LabelCreated]); err == nil {
+			c.Created = t
+		} else if sec, err := strconv.ParseInt(l[LabelCreated], 10, 64); err == nil {
+			c.Created = time.Unix(sec, 0) // images labelled before the change
+		}
+		c.Tagged = c.Created
+		if o, ok := owners[ref]; ok {
+			c.Run, c.Tagged, c.recordedID = o.Run, o.Tagged, o.ID
+		}
+		return c
 	}
 	var mu sync.Mutex
 	var out []Copy
@@ -95,32 +124,6 @@ func inventory(ctx context.Context, eng *engine.Engine, clusters []*kind.Cluster
 	}
 	wg.Wait()
 	return out, errors.Join(errs...)
-}
-
-func newCopy(place, ref, id string, l map[string]string, size int64, inUse bool, n nodes.Node) Copy {
-	c := Copy{Place: place, Ref: ref, ID: id, Service: l[LabelService], User: l[LabelUser], Run: l[LabelRun],
-		Project: l[LabelProject], Size: size, InUse: inUse, node: n}
-	// Nanoseconds, so that runs started in the same second still order.
-	if t, err := time.Parse(time.RFC3339Nano, l[LabelCreated]); err == nil {
-		c.Created = t
-	} else if sec, err := strconv.ParseInt(l[LabelCreated], 10, 64); err == nil {
-		c.Created = time.Unix(sec, 0) // images labelled before the change
-	}
-	return c
-}
-
-// recordedRefs maps every ref a run record says slipway gave to its image ID.
-func recordedRefs(stateDir string) map[string]string {
-	recs, _ := run.Records(stateDir)
-	m := map[string]string{}
-	for _, r := range recs {
-		for _, s := range r.Services {
-			if s.ID != "" {
-				m[s.Image] = s.ID
-			}
-		}
-	}
-	return m
 }
 
 // remove untags copies, grouped by place, and returns what it removed.

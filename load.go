@@ -98,53 +98,74 @@ func findCluster(ctx context.Context, o KindOptions, configCluster string) (*kin
 	return c, nil
 }
 
+// Resolved is what ResolveImages found: image references, the config's
+// default Kind cluster, and the engine that built the images named by
+// service (from the run record), "" when none was named that way.
+type Resolved struct {
+	Refs    []string
+	Cluster string
+	Engine  string
+}
+
 // ResolveImages turns service names into the image the newest run of the
 // project built for each; arguments with ':' or '/' are image references
 // already. It also returns the config's default Kind cluster.
 func ResolveImages(configPath string, args []string) ([]string, string, error) {
+	r, err := Resolve(configPath, args)
+	if err != nil {
+		return nil, "", err
+	}
+	return r.Refs, r.Cluster, nil
+}
+
+// Resolve is ResolveImages that also says which engine holds the images:
+// a run that built with Podman left its images in Podman, not Docker.
+func Resolve(configPath string, args []string) (*Resolved, error) {
 	var cfg *config.Config
-	var refs []string
+	out := &Resolved{}
 	for _, a := range args {
 		if strings.ContainsAny(a, ":/") {
-			refs = append(refs, a)
+			out.Refs = append(out.Refs, a)
 			continue
 		}
 		if cfg == nil {
 			c, err := config.Load(orDot(configPath))
 			if err != nil {
-				return nil, "", usage(err)
+				return nil, usage(err)
 			}
 			cfg = c
 		}
 		if cfg.Services[a] == nil {
-			return nil, "", usagef("unknown service %q", a)
+			return nil, usagef("unknown service %q", a)
 		}
-		ref, err := latestBuilt(run.StateDir(), cfg.Project, a)
+		ref, eng, err := latestBuilt(run.StateDir(), cfg.Project, a)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		refs = append(refs, ref)
+		if out.Engine != "" && eng != out.Engine {
+			return nil, usagef("the newest builds of these services are in different engines (%s and %s): load them separately", out.Engine, eng)
+		}
+		out.Refs, out.Engine = append(out.Refs, ref), eng
 	}
-	cluster := ""
 	if cfg != nil {
-		cluster = cfg.Kind.Cluster
+		out.Cluster = cfg.Kind.Cluster
 	} else if c, err := config.Load(orDot(configPath)); err == nil {
-		cluster = c.Kind.Cluster
+		out.Cluster = c.Kind.Cluster
 	}
-	return refs, cluster, nil
+	return out, nil
 }
 
-func latestBuilt(stateDir, project, service string) (string, error) {
+func latestBuilt(stateDir, project, service string) (ref, engine string, err error) {
 	recs, err := run.Records(stateDir)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	for _, r := range recs {
 		if s := r.Services[service]; r.Project == project && s != nil && (s.Status == "built" || s.Status == "reused") {
-			return s.Image, nil
+			return s.Image, r.Engine, nil
 		}
 	}
-	return "", usagef("no run of %s has built %s yet (run slipway build %s)", project, service, service)
+	return "", "", usagef("no run of %s has built %s yet (run slipway build %s)", project, service, service)
 }
 
 func orDot(p string) string {

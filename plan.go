@@ -115,6 +115,9 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 	if needEngine {
 		eng, err := engine.Detect(ctx, o.Engine)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
 			return nil, usage(err)
 		}
 		p.eng = eng
@@ -136,6 +139,13 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 		p.git.Marker = &cfg.DirtyMarker
 	}
 	return p, nil
+}
+
+// platform is the platform service svc is built for: --platform wins over
+// the config. The input digest must hash exactly this, or an image built
+// for one platform would be reused for another.
+func (p *plan) platform(svc *config.Service) string {
+	return firstNonEmpty(strings.Join(p.platforms, ","), svc.Platform)
 }
 
 // pushOnly reports builds that go straight to the registry: several
@@ -246,7 +256,7 @@ func Tags(ctx context.Context, o Options) (map[string]string, error) {
 }
 
 // maxSuffix bounds the search for a free generated tag.
-const maxSuffix = 100
+const maxSuffix = 1000
 
 // assignRefs gives each service its reference. A generated tag that this or
 // another run already holds gets a numeric suffix; a fixed tag that names an
@@ -303,7 +313,7 @@ func (p *plan) assignRefs(ctx context.Context, stateDir, runID string, now time.
 		}
 		pending = pending[:0]
 		for s, ref := range claims {
-			if taken[ref.String()] != nil {
+			if im := taken[ref.String()]; im != nil && !(p.stableTag() && p.madeByUs(im, s)) {
 				pending = append(pending, s)
 			} else {
 				p.refs[s] = ref
@@ -311,6 +321,21 @@ func (p *plan) assignRefs(ctx context.Context, stateDir, runID string, now time.
 		}
 	}
 	return nil
+}
+
+// stableTag reports a tag template meant to give the same tag run after run
+// (no .Unix or .Random): like a fixed tag, it moves to the new image when the
+// old one is this user's own; a per-run template gets a suffix instead, so
+// every run keeps its own name.
+func (p *plan) stableTag() bool {
+	t := firstNonEmpty(p.cfg.Tag, tag.DefaultTemplate)
+	return !strings.Contains(t, ".Unix") && !strings.Contains(t, ".Random")
+}
+
+// madeByUs reports whether im is this user's slipway image of service s in
+// this project: the only images a tag of ours may be moved away from.
+func (p *plan) madeByUs(im *engine.Image, s string) bool {
+	return im.Labels[LabelUser] == p.user && im.Labels[LabelService] == s && im.Labels[LabelProject] == p.cfg.Project
 }
 
 // generatedTag expands the config's tag template for service s.
@@ -334,7 +359,7 @@ func (p *plan) checkOverwrite(ctx context.Context, s string, ref Ref) error {
 	if err != nil {
 		return fmt.Errorf("checking %s: %w", ref, err)
 	}
-	if img.Labels[LabelUser] == p.user && img.Labels[LabelService] == s && img.Labels[LabelProject] == p.cfg.Project {
+	if p.madeByUs(img, s) {
 		return nil
 	}
 	owner := img.Labels[LabelUser]

@@ -82,7 +82,9 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 		name, _ := p.imageName(s)
 		ref := Ref{name, p.reuseTag}
 		if im, err := p.eng.Inspect(ctx, ref.String()); err == nil {
-			img.Ref, img.Tag = ref.String(), ref.Tag
+			// The name is somebody's (another run's, another user's, CI's):
+			// this run uses it but never removes it.
+			img.Ref, img.Tag, img.Borrowed = ref.String(), ref.Tag, true
 			rn.reused(img, im.ID, time.Now())
 			return true, nil
 		}
@@ -92,7 +94,7 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 	args := buildArgs(svc, func(d string) string { return all[d].ID })
 	digest, err := rn.hasher.Digest(ctx, inputs.Spec{
 		Dockerfile: p.cfg.DockerfilePath(svc), Context: p.cfg.ContextDir(svc),
-		Target: svc.Target, Platform: svc.Platform, Args: args,
+		Target: svc.Target, Platform: p.platform(svc), Args: args,
 		Resolve: rn.resolve,
 	})
 	if err != nil {
@@ -120,6 +122,9 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 // reused records img as an existing image under img.Ref, and loads it.
 func (rn *runner) reused(img *Image, id string, start time.Time) {
 	img.ID, img.Status, img.Started, img.Duration = id, "reused", start, time.Since(start)
+	if !img.Borrowed {
+		img.Tagged = time.Now()
+	}
 	_ = rn.run.Update(func(rec *run.Record) { img.fill(rec.Services[img.Service]) })
 	rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Reused, Ref: img.Ref})
 	rn.load(img)
@@ -162,9 +167,11 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 		}
 		return err
 	}
-	img.ID = out.ID
+	img.ID, img.Tagged = out.ID, time.Now()
 	_ = r.Update(func(rec *run.Record) {
 		rec.Services[s].ID, rec.Services[s].Status = out.ID, "built"
+		t := img.Tagged
+		rec.Services[s].Tagged = &t
 	})
 	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Built, Ref: img.Ref})
 	if rn.plan.push && !rn.plan.pushOnly() && rn.isDependency(s) {
@@ -291,7 +298,7 @@ func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 		Dockerfile: p.cfg.DockerfilePath(svc),
 		Context:    p.cfg.ContextDir(svc),
 		Target:     svc.Target,
-		Platform:   firstNonEmpty(strings.Join(p.platforms, ","), svc.Platform),
+		Platform:   p.platform(svc),
 		Args:       args,
 		Labels:     labels,
 		Tags:       []string{p.refs[s].String()},

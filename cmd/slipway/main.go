@@ -14,11 +14,23 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal cancels the run, which stops every build and
+		// undoes half-done work; a second one means "now": exit at once
+		// (build processes die with slipway, see engine.GroupCommand).
+		sig := <-sigs
+		cancel(fmt.Errorf("interrupted (%s)", sig))
+		<-sigs
+		fmt.Fprintln(os.Stderr, "slipway: interrupted again, exiting now")
+		os.Exit(cli.ExitInterrupted)
+	}()
 	s := cli.Streams{Out: os.Stdout, Err: os.Stderr}
 	err := slipwaycmd.New(s).ExecuteContext(ctx)
-	code := cli.Code(ctx, err) // before stop(), which cancels ctx
-	stop()
+	code := cli.Code(ctx, err)
 	if err != nil && code != cli.ExitOK {
 		if _, reported := err.(*cli.ExitError); !reported {
 			fmt.Fprintln(os.Stderr, "slipway:", err)

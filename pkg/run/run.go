@@ -7,9 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -55,6 +53,14 @@ type Service struct {
 	Pushed string `json:"pushed,omitempty"`
 	// CleanedUp is set once --cleanup removed the engine's copy.
 	CleanedUp bool `json:"cleaned_up,omitempty"`
+	// Borrowed marks an image this run used under a name it did not give
+	// (--reuse TAG names somebody's existing image): the run never
+	// removes that name, anywhere.
+	Borrowed bool `json:"borrowed,omitempty"`
+	// Tagged is when this run gave the image its name. Prune ages a name
+	// by it: a re-tagged image carries the creation label of the run that
+	// built it, which says nothing about how long this name has existed.
+	Tagged *time.Time `json:"tagged,omitempty"`
 }
 
 // KindLoad records what loading into a Kind cluster did on each node:
@@ -113,8 +119,11 @@ func Start(stateDir string, rec Record) (*Run, error) {
 
 // Close releases the run's lock; the record stays.
 func (r *Run) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.unlock != nil {
 		r.unlock()
+		r.unlock = nil
 	}
 }
 
@@ -179,28 +188,4 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, werr)
 	}
 	return nil
-}
-
-// Records reads every run record under stateDir, newest first. Unreadable
-// ones are skipped: a run killed while starting may have left none.
-func Records(stateDir string) ([]Record, error) {
-	ents, err := os.ReadDir(filepath.Join(stateDir, "runs"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading runs: %w", err)
-	}
-	var out []Record
-	for i := len(ents) - 1; i >= 0; i-- {
-		b, err := os.ReadFile(filepath.Join(stateDir, "runs", ents[i].Name(), "run.json"))
-		if err != nil {
-			continue
-		}
-		var r Record
-		if json.Unmarshal(b, &r) == nil {
-			out = append(out, r)
-		}
-	}
-	return out, nil
 }

@@ -60,10 +60,12 @@ func Code(ctx context.Context, err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.Code
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		// Before usage: a Ctrl-C while the engine is probed makes the probe
+		// fail, and that is an interruption, not bad input.
+		return ExitInterrupted
 	case slipway.IsUsage(err):
 		return ExitUsage
-	case ctx.Err() != nil || errors.Is(err, context.Canceled):
-		return ExitInterrupted
 	}
 	return ExitFailed
 }

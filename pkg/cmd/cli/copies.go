@@ -22,6 +22,12 @@ func PrintRemoval(w io.Writer, r *slipway.Removal) {
 		fmt.Fprintf(w, "kept (in use by a container) %s\n", c)
 	}
 	fmt.Fprintf(w, "%d %s, %d kept in use\n", len(r.Removed), verb, len(r.Kept))
+	for _, id := range r.Runs {
+		fmt.Fprintf(w, "%s run folder %s\n", verb, id)
+	}
+	if r.Reservations > 0 {
+		fmt.Fprintf(w, "removed %d stale tag reservations\n", r.Reservations)
+	}
 }
 
 // PrintCopies is the `slipway ls` table with per-place totals.
@@ -36,8 +42,9 @@ func PrintCopies(w io.Writer, cs []slipway.Copy) {
 	var order []string
 	for _, c := range cs {
 		age := "-"
-		if !c.Created.IsZero() {
-			age = time.Since(c.Created).Round(time.Second).String()
+		// The name's age, as prune counts it.
+		if !c.Tagged.IsZero() {
+			age = time.Since(c.Tagged).Round(time.Second).String()
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Place, c.Service, c.User, c.Run, age, human(c.Size), c.Ref)
 		t := totals[c.Place]

@@ -39,12 +39,16 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 			if len(args) == 0 {
 				return cli.UsageErr("name at least one SERVICE or IMAGE (or --from FILE)")
 			}
-			o.Engine = engineName
-			refs, cluster, err := slipway.ResolveImages(g.File, args)
+			rs, err := slipway.Resolve(g.File, args)
 			if err != nil {
 				return err
 			}
-			o.ConfigCluster = cluster
+			// Images named by service are in the engine their run used.
+			refs := rs.Refs
+			o.Engine, o.ConfigCluster = engineName, rs.Cluster
+			if o.Engine == "" {
+				o.Engine = rs.Engine
+			}
 			res, err := slipway.Load(cmd.Context(), o, refs...)
 			tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "IMAGE\tCLUSTER\tNODES\tDURATION")

@@ -29,7 +29,7 @@ func New(s cli.Streams, _ *cli.Globals) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "remove images built longer ago than this (e.g. 24h)")
+	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "remove image names given longer ago than this (e.g. 24h), and run folders and tag reservations of runs that ended before it")
 	cmd.Flags().StringVar(&o.User, "user", "", "whose images (default: yours)")
 	cmd.Flags().BoolVar(&o.AllUsers, "all-users", false, "every user's slipway images")
 	cmd.Flags().StringVar(&o.Project, "project", "", "only this project's images")

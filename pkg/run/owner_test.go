@@ -1,0 +1,113 @@
+package run
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Issue 10: reservations bind only while their run is live; before, one
+// held for 24 h, so a stable tag template crept -2, -3… and run 101 failed.
+func TestReservationBindsOnlyWhileItsRunLives(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Start(dir, Record{Run: NewID(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := Reserve(dir, "x:stable", a.rec.Run); !ok || err != nil {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	b, err := Start(dir, Record{Run: NewID(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if ok, _ := Reserve(dir, "x:stable", b.rec.Run); ok {
+		t.Fatal("a live run's claim was taken")
+	}
+	a.Close()
+	if ok, err := Reserve(dir, "x:stable", b.rec.Run); !ok || err != nil {
+		t.Fatalf("an ended run's claim still binds: %v %v", ok, err)
+	}
+	// A claim by a run with no folder yet binds for a grace period only.
+	if ok, _ := Reserve(dir, "x:other", "20200101T000000-aaaaaa"); !ok {
+		t.Fatal("claim")
+	}
+	if ok, _ := Reserve(dir, "x:other", b.rec.Run); ok {
+		t.Fatal("a fresh claim of a run starting up was taken")
+	}
+	p := reservationPath(filepath.Join(dir, "reserved"), "x:other")
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(p, old, old)
+	if ok, _ := Reserve(dir, "x:other", b.rec.Run); !ok {
+		t.Fatal("an old claim of a run that never started still binds")
+	}
+	n, err := PruneReservations(dir, time.Now().Add(time.Minute))
+	if err != nil || n != 0 {
+		t.Fatalf("pruned %d claims of a live run (%v)", n, err)
+	}
+	b.Close()
+	if n, _ := PruneReservations(dir, time.Now().Add(time.Minute)); n != 2 {
+		t.Fatalf("pruned %d stale claims, want 2", n)
+	}
+}
+
+// Issue 10: ownership comes from records: the newest run naming a ref owns
+// it; a borrowed name is nobody's.
+func TestOwnersNewestRunWinsBorrowedIsNobodys(t *testing.T) {
+	t1 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	recs := []Record{
+		{Run: "20260101T000002-bbbbbb", Started: t1.Add(2 * time.Second), Services: map[string]*Service{
+			"a": {Image: "x:stable", ID: "sha256:2"},
+			"b": {Image: "x:ci", ID: "sha256:ci", Borrowed: true},
+		}},
+		{Run: "20260101T000001-aaaaaa", Started: t1, Services: map[string]*Service{
+			"a": {Image: "x:stable", ID: "sha256:2", Tagged: &t1},
+			"c": {Image: "x:c1", ID: "sha256:c"},
+		}},
+	}
+	o := Owners(recs)
+	if o["x:stable"].Run != "20260101T000002-bbbbbb" {
+		t.Errorf("x:stable owned by %s, want the newer run", o["x:stable"].Run)
+	}
+	if _, ok := o["x:ci"]; ok {
+		t.Error("a borrowed name has an owner")
+	}
+	if o["x:c1"].Tagged != t1 {
+		t.Errorf("tagged %v", o["x:c1"].Tagged)
+	}
+}
+
+// Issue 10: listings read an index; a corrupt or truncated run.json is
+// skipped, not fatal.
+func TestRecordsIndexAndCorruptRecords(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 3; i++ {
+		r, err := Start(dir, Record{Run: NewID(time.Now())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+	}
+	bad := filepath.Join(dir, "runs", "20200101T000000-badbad")
+	os.MkdirAll(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, "run.json"), []byte(`{"run": "2020`), 0o644)
+	recs, err := Records(dir)
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, indexFile)); err != nil {
+		t.Fatalf("no index written: %v", err)
+	}
+	// Served from the index: a record's content is not re-read while its
+	// size and time are unchanged.
+	again, _ := Records(dir)
+	if len(again) != 3 || again[0].Run != recs[0].Run {
+		t.Fatalf("second read: %+v", again)
+	}
+	os.WriteFile(filepath.Join(dir, indexFile), []byte("garbage"), 0o644)
+	if recs, _ := Records(dir); len(recs) != 3 {
+		t.Fatalf("a corrupt index lost records: %d", len(recs))
+	}
+}
