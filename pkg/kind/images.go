@@ -24,7 +24,16 @@ type NodeImage struct {
 // nodes have no API but the CLIs inside them.
 func Images(ctx context.Context, n nodes.Node) ([]NodeImage, error) {
 	var out bytes.Buffer
-	script := `for i in $(crictl images -q); do crictl inspecti -o json "$i"; done`
+	// An image removed between the listing and its inspection (a
+	// concurrent clean, the kubelet's GC) is skipped, not an error; any
+	// other failure of inspecti still is.
+	script := `for i in $(crictl images -q); do
+  if ! out=$(crictl inspecti -o json "$i"); then
+    if crictl images -q | grep -qxF "$i"; then exit 1; fi
+    continue
+  fi
+  printf '%s\n' "$out"
+done`
 	if err := n.CommandContext(ctx, "sh", "-c", script).SetStdout(&out).Run(); err != nil {
 		return nil, fmt.Errorf("listing images on node %s: %w", n, runErr(err))
 	}
@@ -58,7 +67,9 @@ func Images(ctx context.Context, n nodes.Node) ([]NodeImage, error) {
 	}
 }
 
-// ImagesInUse returns the image names and IDs that the node's containers use.
+// ImagesInUse returns the image names and IDs that the node's containers
+// use. It is one listing with no inspection after it, so a container
+// removed meanwhile cannot make it fail.
 func ImagesInUse(ctx context.Context, n nodes.Node) (map[string]bool, error) {
 	var out bytes.Buffer
 	if err := n.CommandContext(ctx, "ctr", "--namespace=k8s.io", "containers", "ls").SetStdout(&out).Run(); err != nil {

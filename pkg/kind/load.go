@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pelletier/go-toml"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -58,51 +62,81 @@ func Load(ctx context.Context, c *Cluster, s Saver, img Image) (map[string]Actio
 // lacks: nothing where the node has an image under its name, a re-tag where
 // it has the content under another name, and for the rest one save of all
 // the images a set of nodes needs (shared layers travel once), streamed to
-// those nodes at once with no temp file. It returns ref -> node -> action.
+// those nodes at once with no temp file. It returns ref -> node -> action,
+// and reports an action only once that node's final image listing shows
+// the name with the image's ID; a node where that fails is an error.
 func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string]map[string]Action, error) {
 	out := map[string]map[string]Action{}
 	for _, img := range imgs {
 		out[img.Ref] = map[string]Action{}
 	}
 	var mu sync.Mutex
-	needs := map[string][]nodes.Node{} // image ref -> nodes lacking it
-	err := forEach(c.Nodes, func(n nodes.Node) error {
+	done := map[string]map[string]Action{}   // node -> ref -> action, until verified
+	needs := map[string][]nodes.Node{}       // image ref -> nodes lacking it
+	before := map[string]map[string]string{} // node -> ref -> image ID before the load
+	var errs []error
+	failed := map[string]bool{}
+	fail := func(n nodes.Node, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+		failed[n.String()] = true
+	}
+	_ = forEach(c.Nodes, func(n nodes.Node) error {
 		have, err := nodeImages(ctx, n)
 		if err != nil {
-			return &NodeError{Node: n.String(), Image: refsOf(imgs), Err: err}
+			fail(n, &NodeError{Node: n.String(), Image: refsOf(imgs), Err: err})
+			return nil
 		}
+		names := map[string]string{}
+		for id, tags := range have {
+			for _, t := range tags {
+				names[t] = id
+			}
+		}
+		acts := map[string]Action{}
 		var retag [][2]string
+		var lacking []string
 		for _, img := range imgs {
-			a := Action("")
 			switch tags := have[img.ID]; {
 			case slices.Contains(tags, img.Ref):
-				a = Present
+				acts[img.Ref] = Present
 			case len(tags) > 0:
 				retag = append(retag, [2]string{tags[0], img.Ref})
-				a = Retagged
+				acts[img.Ref] = Retagged
+			default:
+				lacking = append(lacking, img.Ref)
 			}
-			mu.Lock()
-			if a == "" {
-				needs[img.Ref] = append(needs[img.Ref], n)
-			} else {
-				out[img.Ref][n.String()] = a
-			}
-			mu.Unlock()
 		}
+		mu.Lock()
+		before[n.String()] = names
+		for _, ref := range lacking {
+			needs[ref] = append(needs[ref], n)
+		}
+		mu.Unlock()
 		if err := retagAll(ctx, n, retag); err != nil {
-			return &NodeError{Node: n.String(), Image: refsOf(imgs), Err: err}
+			fail(n, &NodeError{Node: n.String(), Image: refsOf(imgs), Err: err})
+			return nil
 		}
+		mu.Lock()
+		done[n.String()] = acts
+		mu.Unlock()
 		return nil
 	})
-	if err != nil {
-		return out, err
+	if ctx.Err() != nil {
+		return out, errors.Join(append(errs, context.Cause(ctx))...)
 	}
 	// One stream per distinct set of nodes: usually every image needs every
 	// node (cold) or one image needs them all (one changed service).
 	groups := map[string][]Image{}
 	groupNodes := map[string][]nodes.Node{}
 	for _, img := range imgs {
-		ns := needs[img.Ref]
+		var ns []nodes.Node
+		for _, n := range needs[img.Ref] {
+			if !failed[n.String()] {
+				ns = append(ns, n)
+			}
+		}
 		if len(ns) == 0 {
 			continue
 		}
@@ -111,26 +145,65 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 		groups[key] = append(groups[key], img)
 		groupNodes[key] = ns
 	}
-	var errs []error
-	for key, group := range groups {
-		ns := groupNodes[key]
-		if err := loadGroup(ctx, c, s, ns, group); err != nil {
-			errs = append(errs, err)
+	for _, key := range slices.Sorted(maps.Keys(groups)) {
+		group, ns := groups[key], groupNodes[key]
+		nodeErrs, err := loadGroup(ctx, c, s, ns, group, before)
+		if err != nil {
+			for _, n := range ns {
+				failed[n.String()] = true
+			}
+			errs = append(errs, &NodeError{Node: key, Image: refsOf(group), Err: err})
 			continue
 		}
-		for _, img := range group {
-			for _, n := range ns {
-				out[img.Ref][n.String()] = Loaded
+		for i, n := range ns {
+			if nodeErrs[i] != nil {
+				failed[n.String()] = true
+				errs = append(errs, nodeErrs[i])
+				continue
+			}
+			for _, img := range group {
+				if done[n.String()] == nil {
+					done[n.String()] = map[string]Action{}
+				}
+				done[n.String()][img.Ref] = Loaded
 			}
 		}
 	}
+	// The final check: containerd's CRI publishes a new name a moment after
+	// `ctr` made it, and only what the CRI lists is there for the kubelet.
+	_ = forEach(c.Nodes, func(n nodes.Node) error {
+		mu.Lock()
+		acts, bad := done[n.String()], failed[n.String()]
+		mu.Unlock()
+		if bad || len(acts) == 0 {
+			return nil
+		}
+		var want []Image
+		for _, img := range imgs {
+			if _, ok := acts[img.Ref]; ok {
+				want = append(want, img)
+			}
+		}
+		if err := verifySettled(ctx, n, want); err != nil {
+			fail(n, &NodeError{Node: n.String(), Image: refsOf(want), Err: err})
+			return nil
+		}
+		mu.Lock()
+		for ref, a := range acts {
+			out[ref][n.String()] = a
+		}
+		mu.Unlock()
+		return nil
+	})
 	return out, errors.Join(errs...)
 }
 
-func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group []Image) error {
+// loadGroup streams group into ns. err is a failure before any stream
+// started (a lock, a cancel); nodeErrs[i] is node i's own failure.
+func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group []Image, before map[string]map[string]string) (nodeErrs []error, err error) {
 	unlock, err := lockNodes(ctx, c.Provider, ns)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
 	refs := make([]string, len(group))
@@ -142,7 +215,7 @@ func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group 
 	save := func(ctx context.Context, w io.Writer) error { return s.Save(ctx, w, refs...) }
 	present, err := presentEverywhere(ctx, ns, layers)
 	if err != nil || len(present) == 0 {
-		return stream(ctx, ns, save, group)
+		return stream(ctx, ns, save, group, before), nil
 	}
 	filtered := func(ctx context.Context, w io.Writer) error {
 		pr, pw := io.Pipe()
@@ -151,11 +224,11 @@ func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group 
 		pr.CloseWithError(err)
 		return err
 	}
-	err = stream(ctx, ns, filtered, group)
-	if errors.Is(err, errGuess) {
-		return stream(ctx, ns, save, group)
+	nodeErrs = stream(ctx, ns, filtered, group, before)
+	if slices.ContainsFunc(nodeErrs, func(err error) bool { return errors.Is(err, errGuess) }) {
+		return stream(ctx, ns, save, group, before), nil
 	}
-	return err
+	return nodeErrs, nil
 }
 
 // presentEverywhere is the subset of layers that every node holds.
@@ -240,18 +313,55 @@ func refsOf(imgs []Image) string {
 	return strings.Join(refs, ", ")
 }
 
-// verify checks that every image arrived under its name with its ID.
-func verify(ctx context.Context, n nodes.Node, imgs []Image) error {
-	have, err := nodeImages(ctx, n)
-	if err != nil {
-		return err
-	}
-	for _, img := range imgs {
-		if !slices.Contains(have[img.ID], img.Ref) {
-			return fmt.Errorf("%s missing or different after import", img.Ref)
+// VerifyDelays are the pauses between looks at a node's final image list:
+// containerd's CRI publishes a name `ctr` just made a moment later, longer
+// on a busy machine. After the last, a name still missing is an error.
+var VerifyDelays = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+	800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond}
+
+// verifySettled checks, one listing per look, that the node lists every
+// image under its name with its ID, looking again a few times.
+func verifySettled(ctx context.Context, n nodes.Node, imgs []Image) error {
+	var missing []string
+	for i := 0; ; i++ {
+		have, err := nodeImages(ctx, n)
+		if err != nil {
+			return fmt.Errorf("final check: %w", err)
+		}
+		missing = missing[:0]
+		for _, img := range imgs {
+			if !slices.Contains(have[img.ID], img.Ref) {
+				missing = append(missing, img.Ref+" ("+shortID(img.ID)+")")
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if i >= len(VerifyDelays) {
+			return fmt.Errorf("the node's image list still lacks %s after %s", strings.Join(missing, ", "), sum(VerifyDelays))
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(VerifyDelays[i]):
 		}
 	}
-	return nil
+}
+
+func sum(ds []time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return id
 }
 
 // ImportArchive streams the archive that write produces into every node
@@ -262,56 +372,166 @@ func ImportArchive(ctx context.Context, c *Cluster, write func(context.Context, 
 		return err
 	}
 	defer unlock()
-	return stream(ctx, c.Nodes, write, nil)
+	return errors.Join(stream(ctx, c.Nodes, write, nil, nil)...)
 }
 
+// StallTimeout is how long a node may accept no bytes of a stream that is
+// waiting for it before its import is killed and it is reported failed, so
+// one stuck node does not stall every other node's load. The environment
+// variable SLIPWAY_NODE_STALL_TIMEOUT (a Go duration) overrides it.
+var StallTimeout = 60 * time.Second
+
+func stallTimeout() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("SLIPWAY_NODE_STALL_TIMEOUT")); err == nil && d > 0 {
+		return d
+	}
+	return StallTimeout
+}
+
+// ErrStalled is a node that stopped reading its stream.
+var ErrStalled = errors.New("the node stopped reading the image stream")
+
 // stream runs one archive writer into every node's `ctr images import` at
-// once. A non-empty img is checked on each node afterwards, and its record
-// removed from a node where the import failed.
-func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io.Writer) error, imgs []Image) error {
+// once and returns each node's error (nil where it worked). After a failed
+// import of imgs, a name is removed from a node only where it now names
+// one of imgs and named nothing before the load (before: node -> ref ->
+// ID), so a fixed tag (":dev") a failed load was to replace keeps its old
+// image.
+func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io.Writer) error, imgs []Image, before map[string]map[string]string) []error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pipes := make([]*io.PipeWriter, len(ns))
+	stall := stallTimeout()
+	watched := make([]*watchedPipe, len(ns))
 	results := make([]chan error, len(ns))
 	for i, n := range ns {
+		nctx, ncancel := context.WithCancelCause(ctx)
+		defer ncancel(nil)
 		pr, pw := io.Pipe()
-		pipes[i], results[i] = pw, make(chan error, 1)
-		go func(n nodes.Node, pr *io.PipeReader, res chan<- error) {
-			err := importArchive(ctx, n, pr)
+		wp := &watchedPipe{pw: pw, pr: pr, cancel: ncancel, node: n.String()}
+		wp.lastRead.Store(time.Now().UnixNano())
+		watched[i], results[i] = wp, make(chan error, 1)
+		go wp.watch(nctx, stall)
+		go func(n nodes.Node, res chan<- error) {
+			err := importArchive(nctx, n, &progressReader{r: pr, last: &wp.lastRead})
+			if cause := context.Cause(nctx); errors.Is(cause, ErrStalled) {
+				err = cause
+			}
 			pr.CloseWithError(errImportEnded) // unblock the fan-out if import stopped reading
 			res <- err
-		}(n, pr, results[i])
+		}(n, results[i])
 	}
-	fan := &fanout{ws: make([]io.Writer, len(pipes))}
-	for i, p := range pipes {
+	fan := &fanout{ws: make([]io.Writer, len(watched))}
+	for i, p := range watched {
 		fan.ws[i] = p
 	}
 	saveErr := write(ctx, fan)
-	for _, p := range pipes {
-		p.CloseWithError(saveErr)
+	for _, p := range watched {
+		p.pw.CloseWithError(saveErr)
 	}
-	var errs []error
+	ids := map[string]bool{}
+	for _, img := range imgs {
+		ids[img.ID] = true
+	}
+	errs := make([]error, len(ns))
 	for i, n := range ns {
 		err := <-results[i]
-		if err == nil && saveErr == nil && len(imgs) > 0 {
-			err = verify(ctx, n, imgs)
-		}
 		if err == nil && saveErr != nil {
 			err = fmt.Errorf("saving from the engine: %w", saveErr)
 		}
-		if err != nil {
-			if len(imgs) > 0 {
-				// Leave no half-written image record behind.
-				args := []string{"--namespace=k8s.io", "images", "rm"}
-				for _, img := range imgs {
-					args = append(args, img.Ref)
-				}
-				_ = n.CommandContext(context.WithoutCancel(ctx), "ctr", args...).Run()
+		if err == nil {
+			continue
+		}
+		if len(imgs) > 0 {
+			// Bounded: this runs after a cancel too.
+			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if cerr := removeBrought(cctx, n, imgs, ids, before[n.String()]); cerr != nil {
+				err = fmt.Errorf("%w (and cleaning up: %v)", err, cerr)
 			}
-			errs = append(errs, &NodeError{Node: n.String(), Image: orArchive(refsOf(imgs)), Err: err})
+			ccancel()
+		}
+		errs[i] = &NodeError{Node: n.String(), Image: orArchive(refsOf(imgs)), Err: err}
+	}
+	return errs
+}
+
+// removeBrought removes, after a failed import, the names of imgs that now
+// name an image this load brought and named nothing before it. A name the
+// node held before (for another image) is left alone whatever it names now.
+func removeBrought(ctx context.Context, n nodes.Node, imgs []Image, ids map[string]bool, before map[string]string) error {
+	have, err := nodeImages(ctx, n)
+	if err != nil {
+		return err
+	}
+	var drop []string
+	for _, img := range imgs {
+		if _, held := before[img.Ref]; held {
+			continue
+		}
+		for id, tags := range have {
+			if ids[id] && slices.Contains(tags, img.Ref) {
+				drop = append(drop, img.Ref)
+			}
 		}
 	}
-	return errors.Join(errs...)
+	return RemoveRefs(ctx, n, drop...)
+}
+
+// watchedPipe is one node's end of the fan-out, with a watchdog: a write
+// that the node does not read from for the stall timeout kills the import.
+type watchedPipe struct {
+	pw       *io.PipeWriter
+	pr       *io.PipeReader
+	cancel   context.CancelCauseFunc
+	node     string
+	lastRead atomic.Int64 // unix nanos of the node's last read
+	writing  atomic.Int64 // unix nanos the pending write began; 0: none
+}
+
+func (w *watchedPipe) Write(p []byte) (int, error) {
+	w.writing.Store(time.Now().UnixNano())
+	defer w.writing.Store(0)
+	return w.pw.Write(p)
+}
+
+// watch cuts the node off once a write has waited on it, with no byte
+// read, for longer than stall; it ends with ctx.
+func (w *watchedPipe) watch(ctx context.Context, stall time.Duration) {
+	tick := time.NewTicker(max(stall/10, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		since := w.writing.Load()
+		if since == 0 {
+			continue // nothing is waiting for this node
+		}
+		if last := w.lastRead.Load(); last > since {
+			since = last
+		}
+		if time.Since(time.Unix(0, since)) > stall {
+			err := fmt.Errorf("%w for %s (is node %s paused or hung?)", ErrStalled, stall, w.node)
+			w.cancel(err)
+			w.pr.CloseWithError(err) // unblocks the pending write
+			return
+		}
+	}
+}
+
+// progressReader notes the time of every read that got bytes.
+type progressReader struct {
+	r    io.Reader
+	last *atomic.Int64
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.last.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 var errImportEnded = errors.New("import ended")
