@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -92,13 +91,20 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 	svc := p.cfg.Services[s]
 	// A dependency counts by its image ID: its tag is new every run.
 	args := buildArgs(svc, func(d string) string { return all[d].ID })
+	var secrets []string
+	for _, sec := range svc.Secrets {
+		secrets = append(secrets, sec.Identity())
+	}
 	digest, err := rn.hasher.Digest(ctx, inputs.Spec{
 		Dockerfile: p.cfg.DockerfilePath(svc), Context: p.cfg.ContextDir(svc),
 		Target: svc.Target, Platform: p.platform(svc), Args: args,
+		Contexts: p.cfg.ContextSources(svc), Secrets: secrets,
 		Resolve: rn.resolve,
 	})
 	if err != nil {
-		// Not knowing the inputs only costs a build.
+		// Not knowing the inputs only costs a build; say why, so a user who
+		// wonders why nothing is reused can see it in the log.
+		rn.rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Log, Line: "not reusable: " + err.Error()})
 		return false, nil
 	}
 	img.Inputs = digest
@@ -134,12 +140,15 @@ func (rn *runner) reused(img *Image, id string, start time.Time) {
 func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) error {
 	o, r, rep := rn.o, rn.run, rn.rep
 	s := img.Service
-	logf, err := openLog(img.Log)
-	if err != nil {
-		return err
+	// No sink may fail a build: a full disk under the run folder or a
+	// broken Options.Logs writer loses that copy of the log, not the image.
+	sinks := []io.Writer{&progress.LineWriter{Service: s, Reporter: rep}}
+	if logf, err := openLog(img.Log); err == nil {
+		defer logf.Close()
+		sinks = append(sinks, logf)
+	} else {
+		rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Log, Line: "no log file: " + err.Error()})
 	}
-	defer logf.Close()
-	sinks := []io.Writer{logf, &progress.LineWriter{Service: s, Reporter: rep}}
 	if o.Logs != nil {
 		if w := o.Logs(s); w != nil {
 			sinks = append(sinks, w)
@@ -155,7 +164,7 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 	rep.Event(progress.Event{Time: start, Service: s, State: progress.Building, Ref: img.Ref})
 	_ = r.Update(func(rec *run.Record) { rec.Services[s].Status = "building" })
 	spec := rn.spec(img, all)
-	out, err := rn.builder.Build(ctx, build.Request{Service: s, Spec: spec, Log: io.MultiWriter(sinks...), LogPath: img.Log})
+	out, err := rn.builder.Build(ctx, build.Request{Service: s, Spec: spec, Log: build.NewSinks(sinks...), LogPath: img.Log})
 	img.Duration = time.Since(start)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) != nil && ctx.Err() != nil {
@@ -294,7 +303,13 @@ func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 	for k, v := range rn.labels(img) {
 		labels[k] = v
 	}
+	var secrets []engine.Secret
+	for _, sec := range svc.Secrets {
+		secrets = append(secrets, engine.Secret{ID: sec.ID, Env: sec.Env, File: sec.Src})
+	}
 	return engine.BuildSpec{
+		Secrets:    secrets,
+		Contexts:   p.cfg.ContextSources(svc),
 		Dockerfile: p.cfg.DockerfilePath(svc),
 		Context:    p.cfg.ContextDir(svc),
 		Target:     svc.Target,
@@ -318,20 +333,9 @@ func buildArgs(svc *config.Service, dep func(string) string) map[string]string {
 		args = map[string]string{}
 	}
 	for _, d := range svc.DependsOn {
-		args[argName(d)] = dep(d)
+		args[config.ArgName(d)] = dep(d)
 	}
 	return args
-}
-
-// argName is the build arg that carries dependency d's image reference.
-func argName(d string) string {
-	b := []byte(strings.ToUpper(d))
-	for i, c := range b {
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			b[i] = '_'
-		}
-	}
-	return string(b) + "_IMAGE"
 }
 
 // Label keys slipway sets on every image it makes.
