@@ -1,0 +1,405 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestOracleReuseMatchesBuildKit is the reuse oracle: it mutates a small
+// fleet at random and, after each mutation, asks a real BuildKit whether
+// every service slipway reused really had nothing to build.
+//
+// Why "every step cached" proves a reuse right. BuildKit keys each step on
+// its real inputs (file contents it was sent, the command, its parent
+// step), so a build of the current inputs is fully cached only if some
+// earlier build ran with exactly these inputs. Earlier builds are slipway's
+// own and this oracle's (a nonce in every Dockerfile keeps other tests'
+// cache out). Take the first wrong reuse: slipway re-tags image X, built
+// from inputs I_X, for current inputs I with I_X != I but the same slipway
+// digest D. If a build of I had happened before, it was either slipway's,
+// which would have made a second image with digest D although one existed
+// (slipway reuses instead), or this oracle's after an earlier reuse of a D
+// image for I, which was then already a wrong reuse. Neither can precede
+// the first wrong reuse, so its oracle build is not fully cached and is
+// counted: 0 counted means 0 happened. The figure can undercount repeats of
+// one mistake, never hide the first. Evicted cache (builder prune, GC)
+// can only raise false alarms, which the log shows as the uncached step.
+//
+// A rebuild is needless when slipway's own build log shows every step
+// CACHED: BuildKit already had a build of these inputs (often a mutation
+// reverted to an earlier state; a digest can't tell that from a change).
+func TestOracleReuseMatchesBuildKit(t *testing.T) {
+	mutations := 200
+	if v := os.Getenv("SLIPWAY_ORACLE_MUTATIONS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("SLIPWAY_ORACLE_MUTATIONS=%q: want a positive number", v)
+		}
+		mutations = n
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("SLIPWAY_ORACLE_SEED"); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("SLIPWAY_ORACLE_SEED=%q: %v", v, err)
+		}
+		seed = s
+	}
+	t.Logf("oracle seed %d (rerun with SLIPWAY_ORACLE_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+
+	if out, err := exec.Command("docker", "buildx", "version").CombinedOutput(); err != nil {
+		t.Fatalf("the oracle needs docker buildx (run scripts/setup.sh): %v\n%s", err, out)
+	}
+	f := newFleet(t, rng)
+	ctx := context.Background()
+
+	start := time.Now()
+	var wrong, needless, reused, built int
+	for step := 0; step <= mutations; step++ {
+		what := "first build"
+		if step > 0 {
+			what = f.mutate()
+		}
+		f.writeConfig()
+		res := f.r.slipway(ctx, nil, "build", "--progress", "quiet")
+		if res.Code != 0 {
+			t.Fatalf("step %d (%s): slipway build exited %d\n%s", step, what, res.Code, res.Stderr)
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		var notes []string
+		for _, s := range slices.Sorted(maps.Keys(res.Meta.Services)) {
+			m := res.Meta.Services[s]
+			switch m.Status {
+			case "reused":
+				reused++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					uncached, err := f.oracle(ctx, s)
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						t.Errorf("step %d: oracle build of %s: %v", step, s, err)
+						return
+					}
+					if len(uncached) > 0 {
+						wrong++
+						t.Errorf("step %d (%s): WRONG REUSE of %s: BuildKit ran %q", step, what, s, uncached)
+					}
+				}()
+			case "built":
+				built++
+				if step == 0 {
+					continue
+				}
+				all, err := allCachedInLog(m.Log)
+				if err != nil {
+					t.Errorf("step %d: reading %s's build log: %v", step, s, err)
+				} else if all {
+					needless++
+					notes = append(notes, s)
+				}
+			default:
+				t.Fatalf("step %d: %s has status %q", step, s, m.Status)
+			}
+		}
+		wg.Wait()
+		if len(notes) > 0 {
+			t.Logf("step %d (%s): needless rebuild of %v", step, what, notes)
+		}
+		if t.Failed() && os.Getenv("SLIPWAY_ORACLE_KEEP_GOING") == "" {
+			break
+		}
+	}
+	secs := time.Since(start).Seconds()
+	t.Logf("oracle: %d mutations, %d reused, %d built, WRONG REUSES %d, NEEDLESS REBUILDS %d, %.0f s (seed %d)",
+		mutations, reused, built, wrong, needless, secs, seed)
+	if p := os.Getenv("SLIPWAY_ORACLE_REPORT"); p != "" {
+		rep := fmt.Sprintf("mutations=%d\nreused=%d\nbuilt=%d\nwrong_reuses=%d\nneedless_rebuilds=%d\nseconds=%.0f\nseed=%d\n",
+			mutations, reused, built, wrong, needless, secs, seed)
+		if err := os.WriteFile(p, []byte(rep), 0o644); err != nil {
+			t.Errorf("writing %s: %v", p, err)
+		}
+	}
+}
+
+// fleet is the mutated repository and the state its config is written from.
+type fleet struct {
+	t     *testing.T
+	r     *repo
+	rng   *rand.Rand
+	nonce string
+	// Config state.
+	greeting string // b's GREETING arg
+	platform string // b's platform field: "" or the host's, spelled out
+	target   string // d's target
+	extra    map[string]int
+	ignore   int // .dockerignore variant
+}
+
+const (
+	svcA = "FROM " + BaseImage + `
+RUN echo %NONCE% > /nonce
+COPY shared/ /shared/
+COPY a/ /a/
+COPY a/current.txt /current.txt
+`
+	svcB = "FROM " + BaseImage + `
+RUN echo %NONCE% > /nonce
+ARG GREETING
+COPY b/ /b/
+RUN echo "$GREETING" > /greeting
+`
+	svcC = "FROM " + BaseImage + `
+RUN echo %NONCE% > /nonce
+RUN --mount=type=bind,source=c/conf,target=/conf cat /conf/c.conf > /c.conf
+COPY shared/lib.txt /lib.txt
+`
+	svcD = "FROM " + BaseImage + ` AS common
+RUN echo %NONCE% > /nonce
+COPY d/common.txt /common.txt
+FROM common AS dev
+COPY d/dev.txt /dev.txt
+FROM common AS prod
+COPY d/prod.txt /prod.txt
+`
+)
+
+var dockerfiles = map[string]string{"a": svcA, "b": svcB, "c": svcC, "d": svcD}
+
+// extras are lines a Dockerfile mutation appends: some change the image,
+// a comment changes nothing BuildKit builds.
+var extras = []string{"", "ENV EXTRA=1\n", "# a comment\n", "RUN echo extra > /extra\n"}
+
+var ignores = []string{"**/*.md\n", "**/*.md\n*.tmp\n", "**/*.md\nshared/extra.txt\n", "**/*.md\nc/conf/ignored.conf\n"}
+
+func newFleet(t *testing.T, rng *rand.Rand) *fleet {
+	f := &fleet{t: t, rng: rng, nonce: fmt.Sprintf("%x", rng.Uint64()), greeting: "hello", target: "dev", extra: map[string]int{}}
+	f.r = newRepo(t, map[string]string{"a": "", "b": "", "c": "", "d": ""}, "")
+	for s := range dockerfiles {
+		f.writeDockerfile(s)
+	}
+	for p, c := range map[string]string{
+		"shared/lib.txt": "lib v0", "shared/extra.txt": "extra v0", "shared/notes.md": "notes",
+		"a/main.txt": "a v0", "a/versions/v1.txt": "one", "a/versions/v2.txt": "two", "a/versions/v3.txt": "three",
+		"b/main.txt": "b v0", "c/conf/c.conf": "conf v0", "c/conf/ignored.conf": "ign v0", "c/unused.txt": "unused",
+		"d/common.txt": "common v0", "d/dev.txt": "dev v0", "d/prod.txt": "prod v0",
+		"docs/readme.txt": "docs", "unrelated.txt": "nobody copies this",
+	} {
+		f.write(p, c)
+	}
+	f.symlink("a/current.txt", "versions/v1.txt")
+	f.write(".dockerignore", ignores[0])
+	return f
+}
+
+func (f *fleet) write(p, c string) {
+	f.t.Helper()
+	full := filepath.Join(f.r.Dir, p)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fleet) symlink(p, target string) {
+	f.t.Helper()
+	full := filepath.Join(f.r.Dir, p)
+	os.Remove(full)
+	if err := os.Symlink(target, full); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fleet) writeDockerfile(s string) {
+	f.write(s+".Dockerfile", strings.ReplaceAll(dockerfiles[s], "%NONCE%", f.nonce)+extras[f.extra[s]])
+}
+
+// writeConfig writes slipway.yaml from the fleet's state, with only the
+// fields the config has always had.
+func (f *fleet) writeConfig() {
+	var y strings.Builder
+	fmt.Fprintf(&y, "project: %s\nservices:\n", f.r.Project)
+	for _, s := range slices.Sorted(maps.Keys(dockerfiles)) {
+		fmt.Fprintf(&y, "  %s:\n    dockerfile: %s.Dockerfile\n", s, s)
+		switch s {
+		case "b":
+			fmt.Fprintf(&y, "    args:\n      GREETING: %q\n", f.greeting)
+			if f.platform != "" {
+				fmt.Fprintf(&y, "    platform: %s\n", f.platform)
+			}
+		case "d":
+			fmt.Fprintf(&y, "    target: %s\n", f.target)
+		}
+	}
+	f.write("slipway.yaml", y.String())
+}
+
+// mutate applies one random change and says what it was.
+func (f *fleet) mutate() string {
+	pick := func(xs ...string) string { return xs[f.rng.IntN(len(xs))] }
+	v := fmt.Sprintf("v%d", f.rng.IntN(4)) // few values, so states recur
+	switch f.rng.IntN(12) {
+	case 0, 1:
+		p := pick("shared/lib.txt", "shared/extra.txt", "a/main.txt", "b/main.txt", "d/common.txt", "d/dev.txt", "d/prod.txt")
+		f.write(p, p+" "+v)
+		return "edit reachable " + p + " = " + v
+	case 2:
+		p := pick("shared/notes.md", "docs/readme.txt", "unrelated.txt", "c/unused.txt", "b/new.tmp", "a/new.md")
+		f.write(p, p+" "+v)
+		return "edit unreachable " + p + " = " + v
+	case 3:
+		t := pick("versions/v1.txt", "versions/v2.txt", "versions/v3.txt")
+		f.symlink("a/current.txt", t)
+		return "retarget a/current.txt -> " + t
+	case 4:
+		p := pick("a/versions/v1.txt", "a/versions/v2.txt", "a/versions/v3.txt")
+		f.write(p, p+" "+v)
+		return "edit symlink target candidate " + p + " = " + v
+	case 5:
+		s := pick("a", "b", "c", "d")
+		f.extra[s] = f.rng.IntN(len(extras))
+		f.writeDockerfile(s)
+		return fmt.Sprintf("Dockerfile %s extra %q", s, extras[f.extra[s]])
+	case 6:
+		f.greeting = pick("hello", "hi", "hey")
+		return "arg GREETING = " + f.greeting
+	case 7:
+		f.ignore = f.rng.IntN(len(ignores))
+		f.write(".dockerignore", ignores[f.ignore])
+		return fmt.Sprintf(".dockerignore %q", ignores[f.ignore])
+	case 8, 9:
+		p := pick("c/conf/c.conf", "c/conf/ignored.conf")
+		f.write(p, p+" "+v)
+		return "edit bind-mounted " + p + " = " + v
+	case 10:
+		// Nothing foreign can be pulled or emulated: the host's platform
+		// spelled out must equal the default.
+		f.platform = pick("", "linux/"+runtime.GOARCH)
+		return fmt.Sprintf("b platform %q", f.platform)
+	default:
+		f.target = pick("dev", "prod")
+		return "d target " + f.target
+	}
+}
+
+// oracle builds service s's current inputs with buildx, as slipway does, and
+// returns the Dockerfile steps BuildKit did not find in its cache.
+func (f *fleet) oracle(ctx context.Context, s string) ([]string, error) {
+	args := []string{"buildx", "build", "--progress=rawjson", "-f", filepath.Join(f.r.Dir, s+".Dockerfile")}
+	switch s {
+	case "b":
+		args = append(args, "--build-arg", "GREETING="+f.greeting)
+		if f.platform != "" {
+			args = append(args, "--platform", f.platform)
+		}
+	case "d":
+		args = append(args, "--target", f.target)
+	}
+	// cacheonly exports nothing: the oracle leaves no image behind, and
+	// BuildKit's cache gains only what these inputs build.
+	args = append(args, "--output", "type=cacheonly", f.r.Dir)
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%v\n%s", err, stderr.String())
+	}
+	// rawjson is BuildKit's client.SolveStatus, one JSON object a line
+	// (buildx writes it to stderr); a vertex is reported several times.
+	type vertex struct {
+		Digest string `json:"digest"`
+		Name   string `json:"name"`
+		Cached bool   `json:"cached"`
+	}
+	cached, names := map[string]bool{}, map[string]string{}
+	sc := bufio.NewScanner(io.MultiReader(&stdout, strings.NewReader("\n"), bytes.NewReader(stderr.Bytes())))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var st struct {
+			Vertexes []vertex `json:"vertexes"`
+		}
+		if json.Unmarshal(sc.Bytes(), &st) != nil {
+			continue
+		}
+		for _, v := range st.Vertexes {
+			names[v.Digest] = v.Name
+			cached[v.Digest] = cached[v.Digest] || v.Cached
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no progress in buildx's rawjson output:\n%s", stderr.Bytes())
+	}
+	var uncached []string
+	steps := 0
+	for d, name := range names {
+		if step.MatchString(name) {
+			steps++
+			if !cached[d] {
+				uncached = append(uncached, name)
+			}
+		}
+	}
+	if steps == 0 {
+		return nil, fmt.Errorf("no Dockerfile step in buildx's rawjson output:\n%s", stderr.String())
+	}
+	slices.Sort(uncached)
+	return uncached, nil
+}
+
+// step matches a Dockerfile step's vertex name ("[2/4] COPY …", "[dev 1/2]
+// COPY …"), not BuildKit's internal ones ("[internal] load …", exports).
+var step = regexp.MustCompile(`^\[(\S+ )?\d+/\d+\] `)
+
+// allCachedInLog reports whether a plain-progress build log shows every
+// Dockerfile step CACHED.
+func allCachedInLog(p string) (bool, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return false, err
+	}
+	steps, cached := map[string]bool{}, map[string]bool{}
+	line := regexp.MustCompile(`^#(\d+) (.*)$`)
+	for _, l := range strings.Split(string(b), "\n") {
+		m := line.FindStringSubmatch(strings.TrimSpace(l))
+		if m == nil {
+			continue
+		}
+		if step.MatchString(m[2]) {
+			steps[m[1]] = true
+		}
+		if m[2] == "CACHED" {
+			cached[m[1]] = true
+		}
+	}
+	if len(steps) == 0 {
+		return false, fmt.Errorf("no Dockerfile step in %s", p)
+	}
+	for n := range steps {
+		if !cached[n] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
