@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -185,9 +186,12 @@ func Parse(path string, data []byte) (*Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, c.errorf(0, "config is empty: project and services are required")
 	}
+	if err := checkText(c, data); err != nil {
+		return nil, err
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(path, err)
+		return nil, yamlError(path, data, err)
 	}
 	// Bound the document before anything expands its aliases.
 	if err := checkTree(path, &root); err != nil {
@@ -199,19 +203,19 @@ func Parse(path string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, c.errorf(0, "config holds no YAML document: project and services are required")
 		}
-		return nil, yamlError(path, err)
+		return nil, yamlError(path, data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, yamlError(path, err)
+			return nil, yamlError(path, data, err)
 		}
 		return nil, c.errorf(extra.Line, "config holds more than one YAML document (a second --- starts here); slipway reads exactly one")
 	}
+	lines := readLines(c, &root)
 	if len(c.Services) > MaxServices {
 		return nil, c.errorf(c.lines["services"], "%d services: slipway accepts at most %d (MaxServices) in one config", len(c.Services), MaxServices)
 	}
-	lines := readLines(c, &root)
 	for name, s := range c.Services {
 		if s == nil {
 			s = &Service{}
@@ -240,7 +244,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-func yamlError(path string, err error) error {
+func yamlError(path string, data []byte, err error) error {
 	var te *yaml.TypeError
 	msg := err.Error()
 	if errors.As(err, &te) && len(te.Errors) > 0 {
@@ -251,9 +255,53 @@ func yamlError(path string, err error) error {
 		var line int
 		fmt.Sscan(m[1], &line)
 		text := strings.Replace(m[2], "not found in type", "is not a known key of", 1)
+		// YAML caps a plain key at 1024 characters and then reports only
+		// "mapping values are not allowed": say what is really wrong.
+		if n := lineLen(data, line); n > 1024 && strings.HasPrefix(text, "mapping values are not allowed") {
+			text += fmt.Sprintf(" (the line is %d bytes long; a YAML key is at most 1024 characters)", n)
+		}
 		return &Error{Path: path, Line: line, Msg: text}
 	}
 	return &Error{Path: path, Msg: msg}
+}
+
+// lineLen is the length of the 1-based line of data, or 0.
+func lineLen(data []byte, line int) int {
+	for i := 1; i < line; i++ {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			return 0
+		}
+		data = data[nl+1:]
+	}
+	if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
+		return nl
+	}
+	return len(data)
+}
+
+// checkText refuses a file that is not text: the YAML parser would say only
+// "invalid leading UTF-8 octet" or "control characters are not allowed",
+// without a line.
+func checkText(c *Config, data []byte) error {
+	// YAML also reads UTF-16 with a byte-order mark; the parser checks that.
+	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
+		return nil
+	}
+	line := 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return c.errorf(line, "not UTF-8 text (byte 0x%02x); slipway.yaml must be UTF-8", data[0])
+		case r == 0:
+			return c.errorf(line, "holds a NUL byte; slipway.yaml must be text")
+		case r == '\n':
+			line++
+		}
+		data = data[size:]
+	}
+	return nil
 }
 
 type serviceLines struct {
