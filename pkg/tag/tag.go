@@ -14,6 +14,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultTemplate gives the {service}-{user}-{gitshort}-{unix} shape teams
@@ -114,8 +115,8 @@ func CheckTemplate(tmpl string) error {
 	return err
 }
 
-// CurrentUser is $USER, else the OS account, lower-cased and reduced to the
-// tag alphabet so it can stand inside a tag.
+// CurrentUser is the owner name of whoever runs slipway: Owner of $USER,
+// else of the OS account name.
 func CurrentUser() string {
 	u := os.Getenv("USER")
 	if u == "" {
@@ -123,11 +124,66 @@ func CurrentUser() string {
 			u = cu.Username
 		}
 	}
-	u = strings.Trim(Sanitize(strings.ToLower(u)), ".-")
-	if u == "" {
+	return Owner(u)
+}
+
+// MaxUserLen is the longest owner name Owner returns.
+const MaxUserLen = 32
+
+// ownerHashLen is how many hex digits of SHA-256 mark a sanitised name.
+const ownerHashLen = 8
+
+// hashedRE matches what Owner appends to a name it had to change.
+var hashedRE = regexp.MustCompile(`-[0-9a-f]{8}$`)
+
+// Owner turns a user name into the owner string that goes into tags (.User)
+// and the dev.slipway.user label, which decide whose images clean and prune
+// may remove. It must be lossless: two different users must never get the
+// same owner, or one removes the other's images.
+//
+// A name that is already lower-case ASCII in the tag alphabet (not starting
+// or ending with '.' or '-', at most MaxUserLen long) stays exactly as it is,
+// so existing users keep their images. Any other name is sanitised and gets
+// "-" and 8 hex digits of the SHA-256 of the name appended: jörg becomes
+// j-rg-xxxxxxxx and so never meets the user j-rg. A valid name that happens
+// to end like such a hash is hashed too, so the two kinds of result never
+// overlap. Case does not make a different user (user names are
+// case-insensitive on macOS, Windows and most directories, and $USER=Jordi
+// has always been jordi), so JÖRG is jörg.
+func Owner(name string) string {
+	if name == "" {
 		return "unknown"
 	}
-	return u
+	lower := asciiLower(name)
+	base := strings.Trim(Sanitize(lower), ".-")
+	if base == lower && len(base) <= MaxUserLen && !hashedRE.MatchString(base) {
+		return base
+	}
+	// strings.ToLower turns every invalid byte into U+FFFD: hash such a
+	// name as it is, or all of them would be one owner.
+	folded := name
+	if utf8.ValidString(name) {
+		folded = strings.ToLower(name)
+	}
+	sum := sha256.Sum256([]byte(folded))
+	if max := MaxUserLen - 1 - ownerHashLen; len(base) > max {
+		base = strings.TrimRight(base[:max], ".-")
+	}
+	if base == "" {
+		base = "u"
+	}
+	return base + "-" + hex.EncodeToString(sum[:])[:ownerHashLen]
+}
+
+// asciiLower lower-cases A-Z only: a non-ASCII letter must stay non-ASCII so
+// that sanitising notices it (strings.ToLower maps the Kelvin sign to 'k').
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }
 
 // NewVars fills the time, user and random parts; git fields come from g.

@@ -71,13 +71,68 @@ func TestValidateRejectsNeverRewrites(t *testing.T) {
 
 func TestUserSanitised(t *testing.T) {
 	t.Setenv("USER", "Jane Doe@Corp")
-	if u := CurrentUser(); u != "jane-doe-corp" {
+	if u := CurrentUser(); !regexp.MustCompile(`^jane-doe-corp-[0-9a-f]{8}$`).MatchString(u) {
 		t.Fatalf("got %q", u)
+	}
+	t.Setenv("USER", "jordi")
+	if u := CurrentUser(); u != "jordi" {
+		t.Fatalf("a valid name changed: got %q", u)
 	}
 	t.Setenv("USER", "")
 	if u := CurrentUser(); !grammar.MatchString(u) {
 		t.Fatalf("OS user %q not in the tag alphabet", u)
 	}
+}
+
+// Defect: sanitising was lossy, so jörg and j-rg were one owner and could
+// remove each other's images.
+func TestOwnerLossless(t *testing.T) {
+	long := strings.Repeat("a", 200)
+	names := []string{
+		"jörg", "j-rg", "JÖRG", "jörg2", "j_rg", "j.rg", "-jrg", "jrg-", "jrg", "j rg", "j/rg",
+		long, long + "b", strings.Repeat("ö", 100), strings.Repeat("ü", 100),
+		"\u212a", // the Kelvin sign lower-cases to ASCII k under strings.ToLower
+		"k", "", "ö", "ü", "\xff", "\xfe", "a\xff", "a\xfe", "j-rg-" + Owner("jörg")[5:], "a-0123abcd",
+	}
+	owners := map[string]string{}
+	for _, n := range names {
+		o := Owner(n)
+		if !grammar.MatchString(o) || len(o) > MaxUserLen || strings.ToLower(o) != o || strings.HasPrefix(o, "-") || strings.HasPrefix(o, ".") {
+			t.Errorf("Owner(%q) = %q: not a short lower-case tag part", n, o)
+		}
+		same := strings.EqualFold(n, "jörg") && strings.EqualFold(owners[o], "jörg")
+		if prev, ok := owners[o]; ok && !same {
+			t.Errorf("Owner(%q) = Owner(%q) = %q", n, prev, o)
+		}
+		owners[o] = n
+	}
+	// Valid names stay exactly as they are: existing users keep their images.
+	for _, n := range []string{"jrg", "j-rg", "j_rg", "j.rg", "jordi", "build-bot", "ci_runner.2", strings.Repeat("a", MaxUserLen)} {
+		if got := Owner(n); got != n {
+			t.Errorf("Owner(%q) = %q: a valid name must not change", n, got)
+		}
+	}
+	// Case is not identity: $USER=Jordi has always owned jordi's images.
+	if Owner("Jordi") != "jordi" || Owner("JÖRG") != Owner("jörg") {
+		t.Errorf("Owner(Jordi) = %q, Owner(JÖRG) = %q, Owner(jörg) = %q", Owner("Jordi"), Owner("JÖRG"), Owner("jörg"))
+	}
+	if !regexp.MustCompile(`^j-rg-[0-9a-f]{8}$`).MatchString(Owner("jörg")) || Owner("") != "unknown" {
+		t.Errorf("Owner(jörg) = %q, Owner(\"\") = %q", Owner("jörg"), Owner(""))
+	}
+}
+
+func FuzzOwnerLossless(f *testing.F) {
+	f.Add("jörg", "j-rg")
+	f.Add("a-0123abcd", "a")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		oa, ob := Owner(a), Owner(b)
+		if !grammar.MatchString(oa) || len(oa) > MaxUserLen {
+			t.Fatalf("Owner(%q) = %q", a, oa)
+		}
+		if oa == ob && strings.ToLower(a) != strings.ToLower(b) && asciiLower(a) != asciiLower(b) && a != "" && b != "" {
+			t.Fatalf("Owner(%q) = Owner(%q) = %q", a, b, oa)
+		}
+	})
 }
 
 func TestTemplateErrors(t *testing.T) {
