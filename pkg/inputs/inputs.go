@@ -509,6 +509,7 @@ type tree struct {
 type treeEntry struct {
 	rel  string // slash path
 	mode fs.FileMode
+	info fs.FileInfo // from the walk: no second lstat per service
 }
 
 // hashRoot writes the paths and contents of r's reachable entries.
@@ -534,11 +535,11 @@ func (h *Hasher) hashRoot(d io.Writer, r *root) error {
 			fmt.Fprintf(d, "%s\x00%s\x00%o\x00", r.label, e.rel, e.mode)
 			continue
 		}
-		sum, mode, err := h.file(filepath.Join(r.dir, filepath.FromSlash(e.rel)))
+		sum, err := h.file(filepath.Join(r.dir, filepath.FromSlash(e.rel)), e.info)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(d, "%s\x00%s\x00%o\x00%s\x00", r.label, e.rel, mode, sum)
+		fmt.Fprintf(d, "%s\x00%s\x00%o\x00%s\x00", r.label, e.rel, e.mode, sum)
 	}
 	return nil
 }
@@ -580,11 +581,11 @@ func (h *Hasher) tree(dir string, ignore []string) (*tree, error) {
 		if e.Type()&fs.ModeSymlink != 0 {
 			t.links = append(t.links, len(t.entries))
 		}
-		mode := e.Type()
-		if info, err := e.Info(); err == nil {
-			mode = info.Mode()
+		info, err := e.Info()
+		if err != nil {
+			return err
 		}
-		t.entries = append(t.entries, treeEntry{rel: rel, mode: mode})
+		t.entries = append(t.entries, treeEntry{rel: rel, mode: info.Mode(), info: info})
 		return nil
 	})
 	if err != nil {
@@ -722,41 +723,37 @@ func ignorePatterns(dir, dockerfile string) ([]string, error) {
 	return nil, nil
 }
 
-// file returns a context file's content hash (a symlink's: its link text)
-// and mode, cached by path, size and modification time.
-func (h *Hasher) file(p string) (string, fs.FileMode, error) {
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return "", 0, err
-	}
+// file returns a context file's content hash (a symlink's: its link text),
+// cached by path, size, modification time and mode as the walk saw them.
+func (h *Hasher) file(p string, fi fs.FileInfo) (string, error) {
 	key := fmt.Sprintf("%s\x00%d\x00%d\x00%o", p, fi.Size(), fi.ModTime().UnixNano(), fi.Mode())
 	h.mu.Lock()
 	sum, ok := h.files[key]
 	h.mu.Unlock()
 	if ok {
-		return sum, fi.Mode(), nil
+		return sum, nil
 	}
 	s := sha256.New()
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		target, err := os.Readlink(p)
 		if err != nil {
-			return "", 0, err
+			return "", err
 		}
 		io.WriteString(s, "symlink\x00"+target)
 	} else {
 		f, err := os.Open(p)
 		if err != nil {
-			return "", 0, err
+			return "", err
 		}
 		_, err = io.Copy(s, f)
 		f.Close()
 		if err != nil {
-			return "", 0, fmt.Errorf("hashing %s: %w", p, err)
+			return "", fmt.Errorf("hashing %s: %w", p, err)
 		}
 	}
 	sum = hex.EncodeToString(s.Sum(nil))
 	h.mu.Lock()
 	h.files[key] = sum
 	h.mu.Unlock()
-	return sum, fi.Mode(), nil
+	return sum, nil
 }
