@@ -55,6 +55,9 @@ type Spec struct {
 	// docker-image:// context) to its ID in the engine; ok is false when
 	// the engine does not have it.
 	Resolve func(ctx context.Context, ref string) (id string, ok bool)
+	// OnBuild returns a base image's ONBUILD triggers, which run in this
+	// build and can read its context; nil means base images have none.
+	OnBuild func(ctx context.Context, ref string) (triggers []string, err error)
 }
 
 // Unknown is returned, as the reason, when a build's inputs cannot be pinned
@@ -105,8 +108,9 @@ type digester struct {
 // stageEnv is the variables a stage has set by its end; opaque when it
 // derives from an image whose own ENV slipway does not know.
 type stageEnv struct {
-	vars   map[string]string
-	opaque bool
+	vars    map[string]string
+	opaque  bool
+	onbuild []string // this stage's ONBUILD lines: triggers for a stage FROM it
 }
 
 // Digest returns "sha256:..." of spec's inputs, or an *Unknown error.
@@ -229,6 +233,7 @@ func (dg *digester) stage(i int) (*stageEnv, error) {
 	st := dg.stages[i]
 
 	env := &stageEnv{vars: map[string]string{}}
+	var triggers []string
 	baseName, _, err := dg.lex.ProcessWord(st.BaseName, envGetter(dg.global))
 	if err != nil {
 		return nil, unknownf("cannot expand FROM %s: %v", st.BaseName, err)
@@ -241,10 +246,16 @@ func (dg *digester) stage(i int) (*stageEnv, error) {
 		}
 		maps.Copy(env.vars, parent.vars)
 		env.opaque = parent.opaque
+		triggers = parent.onbuild
 	} else if baseName != "scratch" {
 		env.opaque = true // the image's ENV is pinned by its ID, but unknown here
 		if err := dg.source(baseName, "."); err != nil {
 			return nil, err
+		}
+		if dg.spec.OnBuild != nil && !dg.isContext(baseName) {
+			if triggers, err = dg.spec.OnBuild(dg.ctx, baseName); err != nil {
+				return nil, unknownf("cannot read ONBUILD triggers of %s: %v", baseName, err)
+			}
 		}
 	}
 	if st.Platform != "" {
@@ -255,6 +266,31 @@ func (dg *digester) stage(i int) (*stageEnv, error) {
 		fmt.Fprintf(dg.d, "stage-platform\x00%d\x00%s\x00", i, p)
 	}
 
+	// The base's ONBUILD triggers run first, as if written after FROM.
+	if len(triggers) > 0 {
+		src := "FROM scratch\n" + strings.Join(triggers, "\n") + "\n"
+		ast, err := parser.Parse(strings.NewReader(src))
+		if err != nil {
+			return nil, unknownf("cannot parse ONBUILD triggers of %s: %v", baseName, err)
+		}
+		ts, _, err := instructions.Parse(ast.AST, nil)
+		if err != nil || len(ts) != 1 {
+			return nil, unknownf("cannot parse ONBUILD triggers of %s: %v", baseName, err)
+		}
+		fmt.Fprintf(dg.d, "onbuild\x00%d\x00%s\x00", i, src)
+		if err := dg.commands(i, env, ts[0].Commands); err != nil {
+			return nil, err
+		}
+	}
+	if err := dg.commands(i, env, st.Commands); err != nil {
+		return nil, err
+	}
+	dg.done[i] = env
+	return env, nil
+}
+
+// commands accounts for what cmds, run in stage i, read.
+func (dg *digester) commands(i int, env *stageEnv, cmds []instructions.Command) error {
 	// expand expands a word with the stage's variables; exact is false when
 	// it used one that only the base image could define.
 	expand := func(w string) (string, bool, error) {
@@ -276,9 +312,10 @@ func (dg *digester) stage(i int) (*stageEnv, error) {
 		}
 		return p, nil
 	}
-
-	for _, c := range st.Commands {
+	for _, c := range cmds {
 		switch c := c.(type) {
+		case *instructions.OnbuildCommand:
+			env.onbuild = append(env.onbuild, c.Expression)
 		case *instructions.ArgCommand:
 			for _, kv := range c.Args {
 				if v, ok := dg.spec.Args[kv.Key]; ok {
@@ -286,7 +323,7 @@ func (dg *digester) stage(i int) (*stageEnv, error) {
 				} else if kv.Value != nil {
 					v, _, err := expand(*kv.Value)
 					if err != nil {
-						return nil, err
+						return err
 					}
 					env.vars[kv.Key] = v
 				} else if v, ok := dg.global[kv.Key]; ok {
@@ -297,7 +334,7 @@ func (dg *digester) stage(i int) (*stageEnv, error) {
 			for _, kv := range c.Env {
 				v, _, err := expand(kv.Value)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				env.vars[kv.Key] = v
 			}
@@ -308,42 +345,41 @@ func (dg *digester) stage(i int) (*stageEnv, error) {
 			for _, s := range c.SourcePaths {
 				p, err := ctxPath(s)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				srcs = append(srcs, p)
 			}
 			if err := dg.from(i, c.From, srcs); err != nil {
-				return nil, err
+				return err
 			}
 		case *instructions.AddCommand:
 			for _, s := range c.SourcePaths {
 				if isRemote(s) {
 					checksum, _, err := expand(c.Checksum)
 					if err != nil {
-						return nil, err
+						return err
 					}
 					if !pinned(s, checksum) {
-						return nil, unknownf("ADD %s is not pinned with --checksum", s)
+						return unknownf("ADD %s is not pinned with --checksum", s)
 					}
 					fmt.Fprintf(dg.d, "remote\x00%s\x00%s\x00", s, checksum)
 					continue
 				}
 				p, err := ctxPath(s)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if err := dg.from(i, "", []string{p}); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		case *instructions.RunCommand:
 			if err := dg.run(i, c, expand); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	dg.done[i] = env
-	return env, nil
+	return nil
 }
 
 // run accounts for a RUN's mounts: what they bind from the context, a named
@@ -424,10 +460,7 @@ func (dg *digester) from(i int, name string, srcs []string) error {
 // source accounts for an external source name (not a stage) read at srcs: a
 // named context if one matches as BuildKit matches them, else an image.
 func (dg *digester) source(name string, srcs ...string) error {
-	key := name
-	if ref, err := reference.ParseNormalizedNamed(name); err == nil {
-		key = strings.TrimSuffix(reference.FamiliarString(ref), ":latest")
-	}
+	key := contextKey(name)
 	if v, ok := dg.spec.Contexts[key]; ok {
 		return dg.namedContext(key, v, srcs)
 	}
@@ -441,6 +474,20 @@ func (dg *digester) source(name string, srcs ...string) error {
 	}
 	fmt.Fprintf(dg.d, "image\x00%s\x00%s\x00", name, id)
 	return nil
+}
+
+// isContext reports whether name is served by a named context, not an image.
+func (dg *digester) isContext(name string) bool {
+	_, ok := dg.spec.Contexts[contextKey(name)]
+	return ok
+}
+
+// contextKey is the named-context key BuildKit looks a source name up by.
+func contextKey(name string) string {
+	if ref, err := reference.ParseNormalizedNamed(name); err == nil {
+		return strings.TrimSuffix(reference.FamiliarString(ref), ":latest")
+	}
+	return name
 }
 
 // namedContext accounts for srcs read from the named context key = v.

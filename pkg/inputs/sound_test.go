@@ -211,3 +211,18 @@ func TestUnknownFlagsAndMounts(t *testing.T) {
 	f.write("Dockerfile", "FROM base\nRUN --mount=type=weird,target=/x true\n")
 	f.unknown()
 }
+
+func TestOnBuildTriggersReadTheContext(t *testing.T) {
+	f := newFixture(t, "FROM base\nRUN true\n", map[string]string{"app/x": "1"})
+	f.changes("a file only a base image's ONBUILD COPY reads, without OnBuild", false, func() { f.write("app/x", "2") })
+	f.spec.OnBuild = func(_ context.Context, ref string) ([]string, error) {
+		if ref == "base" {
+			return []string{"COPY app/ /app/"}, nil
+		}
+		return nil, nil
+	}
+	f.changes("a file a base image's ONBUILD COPY reads", true, func() { f.write("app/x", "3") })
+	f.spec.OnBuild = nil
+	f.write("Dockerfile", "FROM base AS parent\nONBUILD COPY app/ /app/\nFROM parent\n")
+	f.changes("a file a parent stage's ONBUILD COPY reads", true, func() { f.write("app/x", "4") })
+}
