@@ -607,12 +607,18 @@ func (h *Hasher) tree(dir string, ignore []string) (*tree, error) {
 			return nil, fmt.Errorf("reading .dockerignore of %s: %w", dir, err)
 		}
 	}
+	// A context that is itself a symlink is read where it points, as the
+	// client sends it; WalkDir would not enter it.
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving build context %s: %w", dir, err)
+	}
 	t = &tree{}
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+	err = filepath.WalkDir(real, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
+		rel, _ := filepath.Rel(real, p)
 		rel = filepath.ToSlash(rel)
 		if rel == "." {
 			return nil

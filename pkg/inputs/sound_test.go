@@ -226,3 +226,13 @@ func TestOnBuildTriggersReadTheContext(t *testing.T) {
 	f.write("Dockerfile", "FROM base AS parent\nONBUILD COPY app/ /app/\nFROM parent\n")
 	f.changes("a file a parent stage's ONBUILD COPY reads", true, func() { f.write("app/x", "4") })
 }
+
+func TestContextThatIsASymlink(t *testing.T) {
+	f := newFixture(t, "FROM base\nCOPY a /a\n", map[string]string{"a": "1"})
+	link := filepath.Join(t.TempDir(), "ctx-link")
+	if err := os.Symlink(f.dir, link); err != nil {
+		t.Fatal(err)
+	}
+	f.spec.Context = link
+	f.changes("a file of a context reached through a symlink", true, func() { f.write("a", "2") })
+}
