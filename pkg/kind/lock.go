@@ -21,6 +21,11 @@ func lockDir() string {
 	if d := os.Getenv("SLIPWAY_NODE_LOCK_DIR"); d != "" {
 		return d
 	}
+	// Every user must pick the same folder: one that exists already wins,
+	// even where this user could not have made it.
+	if fi, err := os.Lstat("/run/lock/slipway"); err == nil && fi.IsDir() {
+		return "/run/lock/slipway"
+	}
 	if fi, err := os.Stat("/run/lock"); err == nil && fi.IsDir() {
 		if f, err := os.CreateTemp("/run/lock", ".slipway-probe-*"); err == nil {
 			f.Close()
