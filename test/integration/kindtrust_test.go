@@ -35,6 +35,9 @@ func init() {
 	if mode == "" {
 		return
 	}
+	// The strictest common umask: what one user makes, another must
+	// still be able to lock.
+	syscall.Umask(0o077)
 	err := helper(mode, os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
