@@ -179,14 +179,20 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 			return nil
 		}
 		var want []Image
+		changed := false
 		for _, img := range imgs {
-			if _, ok := acts[img.Ref]; ok {
+			if a, ok := acts[img.Ref]; ok {
 				want = append(want, img)
+				changed = changed || a != Present
 			}
 		}
-		if err := verifySettled(ctx, n, want); err != nil {
-			fail(n, &NodeError{Node: n.String(), Image: refsOf(want), Err: err})
-			return nil
+		// Where every image was present, nothing changed on the node since
+		// the listing that found them: that listing is the final one.
+		if changed {
+			if err := verifySettled(ctx, n, want); err != nil {
+				fail(n, &NodeError{Node: n.String(), Image: refsOf(want), Err: err})
+				return nil
+			}
 		}
 		mu.Lock()
 		for ref, a := range acts {
