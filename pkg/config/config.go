@@ -194,7 +194,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, yamlError(path, data, err)
 	}
 	// Bound the document before anything expands its aliases.
-	if err := checkTree(path, &root); err != nil {
+	if err := checkTree(c, &root); err != nil {
 		return nil, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))

@@ -25,7 +25,14 @@ func hostile() []struct{ name, yaml, want string } {
 	// Quadratic, not exponential: 1000 aliases of a 1000-item list.
 	quad := "project: p\nservices:\n  a:\n    dockerfile: D\n    depends_on: &q [" + strings.Repeat("a,", 999) + "a]\n    args: [" + strings.Repeat("*q,", 999) + "*q]\n"
 	nested := "project: p\nservices:\n  a:\n    dockerfile: D\n    args: " + strings.Repeat("[", 40) + strings.Repeat("]", 40) + "\n"
+	var args strings.Builder
+	args.WriteString("project: p\nservices:\n  a:\n    dockerfile: D\n    args:\n")
+	for i := 0; args.Len() < MaxFileSize-100; i++ {
+		fmt.Fprintf(&args, "      K%d: v\n", i)
+	}
 	return []struct{ name, yaml, want string }{
+		// The YAML decoder's duplicate-key check is quadratic: this took 34 s.
+		{"66,000 args", args.String(), ":6: a map of 66221 keys: a map has at most 256"},
 		{"billion laughs", laughs, "YAML aliases expand to more than 200000 nodes"},
 		{"quadratic aliases", quad, "YAML aliases expand to more than 200000 nodes"},
 		{"alias cycle", "project: p\nservices: &s\n  a: *s\n", ""},
@@ -112,6 +119,31 @@ func TestLimitsLeaveRoomForRealConfigs(t *testing.T) {
 		t.Fatalf("got %d services", len(c.Order))
 	}
 	t.Logf("%d services, %d bytes: %v", MaxServices, b.Len(), time.Since(start))
+}
+
+// The worst legal shape — 1 MiB of maps at MaxMapEntries, which the YAML
+// decoder checks for duplicate keys pairwise — still parses in bounded time.
+func TestWorstCaseParseTime(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("project: p\nservices:\n")
+	for i := 0; b.Len() < MaxFileSize-20_000; i++ {
+		fmt.Fprintf(&b, "  s%d:\n    dockerfile: D\n    args:\n", i)
+		for j := range MaxMapEntries {
+			fmt.Fprintf(&b, "      K%d: v\n", j)
+		}
+	}
+	p := write(t, b.String(), "D")
+	start := time.Now()
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About 1 s without the race detector and 8 s with it, on a busy
+	// 2-core machine; an unbounded map of the same size took minutes.
+	if took := time.Since(start); took > 60*time.Second {
+		t.Fatalf("%d bytes took %v", b.Len(), took)
+	}
+	t.Logf("%d services of %d args, %d bytes: %v", len(c.Order), MaxMapEntries, b.Len(), time.Since(start))
 }
 
 // Load never reads more than the limit: a device or a huge file fails at

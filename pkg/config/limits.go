@@ -26,13 +26,37 @@ const (
 	MaxValueLen = 16 << 10
 	// MaxKeyLen is the longest key (an arg, label, group or context name).
 	MaxKeyLen = 256
+	// MaxMapEntries is the most keys one map (args, labels, groups...) may
+	// have; the services map has its own cap, MaxServices. The YAML decoder
+	// checks a map's keys for duplicates pairwise: one map of 66,000 keys
+	// took 34 s, and the cap keeps that quadratic cost small.
+	MaxMapEntries = 256
 )
+
+// servicesNode is the top-level services map, or nil.
+func servicesNode(root *yaml.Node) (key, val *yaml.Node) {
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	top := root.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if k, v := top.Content[i], top.Content[i+1]; k.Value == "services" && v.Kind == yaml.MappingNode {
+			return k, v
+		}
+	}
+	return nil, nil
+}
 
 // checkTree walks the parsed document, counting nodes as alias expansion
 // would produce them, and refuses it when it is too big, too deep, refers to
 // itself, or holds an over-long or NUL-carrying scalar.
-func checkTree(path string, root *yaml.Node) error {
-	t := treeCheck{path: path, memo: map[*yaml.Node]treeSize{}, active: map[*yaml.Node]bool{}}
+func checkTree(c *Config, root *yaml.Node) error {
+	key, services := servicesNode(root)
+	// Refuse too many services before anything pays for them.
+	if services != nil && len(services.Content)/2 > MaxServices {
+		return c.errorf(key.Line, "%d services: slipway accepts at most %d (MaxServices) in one config", len(services.Content)/2, MaxServices)
+	}
+	t := treeCheck{path: c.Path, services: services, memo: map[*yaml.Node]treeSize{}, active: map[*yaml.Node]bool{}}
 	_, err := t.size(root, false)
 	return err
 }
@@ -43,7 +67,10 @@ type treeSize struct {
 }
 
 type treeCheck struct {
-	path   string
+	path     string
+	services *yaml.Node // exempt from MaxMapEntries: MaxServices bounds it
+	// Only anchored nodes can be reached again (through an alias) or be
+	// part of a cycle, so only they are remembered.
 	memo   map[*yaml.Node]treeSize
 	active map[*yaml.Node]bool
 	total  int64 // nodes seen so far, aliases expanded
@@ -64,11 +91,13 @@ func (t *treeCheck) size(n *yaml.Node, isKey bool) (treeSize, error) {
 		}
 		return s, nil
 	}
-	if t.active[n] {
-		return treeSize{}, t.fail(n, "YAML alias refers to a node that contains it")
+	if n.Anchor != "" {
+		if t.active[n] {
+			return treeSize{}, t.fail(n, "YAML alias refers to a node that contains it")
+		}
+		t.active[n] = true
+		defer delete(t.active, n)
 	}
-	t.active[n] = true
-	defer delete(t.active, n)
 	t.total++
 	if t.total > MaxNodes {
 		return treeSize{}, t.fail(n, "config holds more than %d YAML nodes (MaxNodes)", MaxNodes)
@@ -82,6 +111,9 @@ func (t *treeCheck) size(n *yaml.Node, isKey bool) (treeSize, error) {
 		case strings.IndexByte(n.Value, 0) >= 0:
 			return treeSize{}, t.fail(n, "a value holds a NUL byte")
 		}
+	}
+	if n.Kind == yaml.MappingNode && len(n.Content)/2 > MaxMapEntries && n != t.services {
+		return treeSize{}, t.fail(n, "a map of %d keys: a map has at most %d (MaxMapEntries)", len(n.Content)/2, MaxMapEntries)
 	}
 	s := treeSize{nodes: 1, depth: 1}
 	kids := n.Content
@@ -105,6 +137,8 @@ func (t *treeCheck) size(n *yaml.Node, isKey bool) (treeSize, error) {
 	if s.depth > MaxDepth {
 		return s, t.fail(n, "nested more than %d levels deep (MaxDepth)", MaxDepth)
 	}
-	t.memo[n] = s
+	if n.Anchor != "" {
+		t.memo[n] = s
+	}
 	return s, nil
 }
