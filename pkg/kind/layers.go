@@ -135,6 +135,11 @@ func filterArchive(r io.Reader, w io.Writer, present map[string]int64) error {
 		known := ""
 		if hx, ok := strings.CutPrefix(name, "blobs/sha256/"); ok && isHex(hx) {
 			known = "sha256:" + hx
+		} else if hx, ok := strings.CutSuffix(name, ".tar"); ok && isHex(hx) {
+			// Podman's docker-archive names each layer by its digest at
+			// the top (DIGEST.tar). The bytes are still hashed below, so a
+			// name that lies is caught as a wrong guess.
+			known = "sha256:" + hx
 		}
 		skip := known != "" && present[known] == hdr.Size && hdr.Size > 0
 		if known == "" && base == "layer.tar" && bySize[hdr.Size] {

@@ -110,3 +110,59 @@ func TestFilterArchiveWrongGuess(t *testing.T) {
 		t.Fatalf("err %v, want errGuess", err)
 	}
 }
+
+// podmanSave builds an archive shaped like `podman save --format
+// docker-archive`: layers at the top as DIGEST.tar, linked from v1 folders.
+func podmanSave(t *testing.T, layers [][]byte, config []byte, tag string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, b []byte) {
+		tw.WriteHeader(&tar.Header{Name: name, Size: int64(len(b)), Mode: 0o644, Typeflag: tar.TypeReg})
+		tw.Write(b)
+	}
+	var paths []string
+	for i, l := range layers {
+		name := strings.TrimPrefix(digestOf(l), "sha256:") + ".tar"
+		add(name, l)
+		dir := strings.Repeat(string(rune('a'+i)), 64)
+		tw.WriteHeader(&tar.Header{Name: dir + "/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../" + name})
+		add(dir+"/json", []byte("{}"))
+		paths = append(paths, name)
+	}
+	cfgName := strings.TrimPrefix(digestOf(config), "sha256:") + ".json"
+	add(cfgName, config)
+	m, _ := json.Marshal([]map[string]any{{"Config": cfgName, "RepoTags": []string{tag}, "Layers": paths}})
+	add("manifest.json", m)
+	tw.Close()
+	return buf.Bytes()
+}
+
+// Layer-aware loading works on Podman's archive too: a present layer,
+// named by its digest, is left out even when another layer has its size.
+func TestFilterPodmanArchive(t *testing.T) {
+	base := bytes.Repeat([]byte("b"), 3000)
+	app := bytes.Repeat([]byte("a"), 3000)
+	config := []byte(`{"os":"linux","architecture":"amd64"}`)
+	in := podmanSave(t, [][]byte{base, app}, config, "localhost/x:1")
+	var out bytes.Buffer
+	if err := filterArchive(bytes.NewReader(in), &out, map[string]int64{digestOf(base): int64(len(base))}); err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]bool{}
+	tr := tar.NewReader(&out)
+	for {
+		_, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		sent[digestOf(b)] = true
+	}
+	if sent[digestOf(base)] || !sent[digestOf(app)] || !sent[digestOf(config)] {
+		t.Errorf("sent base %v app %v config %v", sent[digestOf(base)], sent[digestOf(app)], sent[digestOf(config)])
+	}
+}
