@@ -30,7 +30,16 @@ func hostile() []struct{ name, yaml, want string } {
 	for i := 0; args.Len() < MaxFileSize-100; i++ {
 		fmt.Fprintf(&args, "      K%d: v\n", i)
 	}
+	var block strings.Builder
+	block.WriteString("project: p\nservices:\n")
+	for i := range 40 {
+		block.WriteString(strings.Repeat(" ", 2*i+2) + "k:\n")
+	}
+	viaAlias := "project: p\nservices:\n  a:\n    dockerfile: D\n    depends_on: &d " + strings.Repeat("[", 20) + strings.Repeat("]", 20) +
+		"\n    args: {X: " + strings.Repeat("[", 10) + "*d" + strings.Repeat("]", 10) + "}\n"
 	return []struct{ name, yaml, want string }{
+		{"deep block nesting", block.String(), ":33: nested more than 32 levels deep"},
+		{"deep through an alias", viaAlias, ":6: nested more than 32 levels deep (MaxDepth) through this alias"},
 		// The YAML decoder's duplicate-key check is quadratic: this took 34 s.
 		{"66,000 args", args.String(), ":6: a map of 66221 keys: a map has at most 256"},
 		{"billion laughs", laughs, "YAML aliases expand to more than 200000 nodes"},

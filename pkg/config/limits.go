@@ -57,7 +57,7 @@ func checkTree(c *Config, root *yaml.Node) error {
 		return c.errorf(key.Line, "%d services: slipway accepts at most %d (MaxServices) in one config", len(services.Content)/2, MaxServices)
 	}
 	t := treeCheck{path: c.Path, services: services, memo: map[*yaml.Node]treeSize{}, active: map[*yaml.Node]bool{}}
-	_, err := t.size(root, false)
+	_, err := t.size(root, false, 0)
 	return err
 }
 
@@ -81,61 +81,64 @@ func (t *treeCheck) fail(n *yaml.Node, format string, args ...any) error {
 	return c.errorf(n.Line, format, args...)
 }
 
-func (t *treeCheck) size(n *yaml.Node, isKey bool) (treeSize, error) {
-	if s, ok := t.memo[n]; ok {
-		// A node reached again is reached through an alias: it costs its
-		// whole expansion again, as it will when the decoder expands it.
+// size walks n, which sits at nesting level `level` (the document's
+// content is level 1), and returns its size with aliases expanded.
+func (t *treeCheck) size(n *yaml.Node, isKey bool, level int) (treeSize, error) {
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return treeSize{}, nil
+		}
+		if t.active[n.Alias] {
+			return treeSize{}, t.fail(n, "YAML alias refers to a node that contains it")
+		}
+		s, ok := t.memo[n.Alias]
+		if !ok {
+			// An anchor comes before its aliases and was walked already;
+			// walk it here should that ever not hold.
+			return t.size(n.Alias, isKey, level)
+		}
+		// The decoder expands the anchored node again here: count it again.
 		t.total += s.nodes
 		if t.total > MaxNodes {
 			return s, t.fail(n, "YAML aliases expand to more than %d nodes (MaxNodes); slipway.yaml never needs that", MaxNodes)
 		}
+		if level+s.depth-1 > MaxDepth {
+			return s, t.fail(n, "nested more than %d levels deep (MaxDepth) through this alias", MaxDepth)
+		}
 		return s, nil
 	}
 	if n.Anchor != "" {
-		if t.active[n] {
-			return treeSize{}, t.fail(n, "YAML alias refers to a node that contains it")
-		}
 		t.active[n] = true
 		defer delete(t.active, n)
 	}
 	t.total++
-	if t.total > MaxNodes {
+	switch {
+	case t.total > MaxNodes:
 		return treeSize{}, t.fail(n, "config holds more than %d YAML nodes (MaxNodes)", MaxNodes)
-	}
-	if n.Kind == yaml.ScalarNode {
-		switch {
-		case isKey && len(n.Value) > MaxKeyLen:
-			return treeSize{}, t.fail(n, "a key of %d bytes: keys are at most %d bytes (MaxKeyLen)", len(n.Value), MaxKeyLen)
-		case len(n.Value) > MaxValueLen:
-			return treeSize{}, t.fail(n, "a value of %d bytes: values are at most %d bytes (MaxValueLen)", len(n.Value), MaxValueLen)
-		case strings.IndexByte(n.Value, 0) >= 0:
-			return treeSize{}, t.fail(n, "a value holds a NUL byte")
-		}
-	}
-	if n.Kind == yaml.MappingNode && len(n.Content)/2 > MaxMapEntries && n != t.services {
+	case level > MaxDepth:
+		return treeSize{}, t.fail(n, "nested more than %d levels deep (MaxDepth)", MaxDepth)
+	case n.Kind == yaml.MappingNode && len(n.Content)/2 > MaxMapEntries && n != t.services:
 		return treeSize{}, t.fail(n, "a map of %d keys: a map has at most %d (MaxMapEntries)", len(n.Content)/2, MaxMapEntries)
+	case n.Kind != yaml.ScalarNode:
+	case isKey && len(n.Value) > MaxKeyLen:
+		return treeSize{}, t.fail(n, "a key of %d bytes: keys are at most %d bytes (MaxKeyLen)", len(n.Value), MaxKeyLen)
+	case len(n.Value) > MaxValueLen:
+		return treeSize{}, t.fail(n, "a value of %d bytes: values are at most %d bytes (MaxValueLen)", len(n.Value), MaxValueLen)
+	case strings.IndexByte(n.Value, 0) >= 0:
+		return treeSize{}, t.fail(n, "a value holds a NUL byte")
 	}
-	s := treeSize{nodes: 1, depth: 1}
-	kids := n.Content
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		kids = []*yaml.Node{n.Alias}
-	}
-	for i, k := range kids {
-		ks, err := t.size(k, n.Kind == yaml.MappingNode && i%2 == 0)
+	s := treeSize{nodes: 1}
+	for i, k := range n.Content {
+		ks, err := t.size(k, n.Kind == yaml.MappingNode && i%2 == 0, level+1)
 		if err != nil {
 			return s, err
 		}
 		s.nodes += ks.nodes
-		if d := ks.depth + 1; d > s.depth {
-			s.depth = d
-		}
+		s.depth = max(s.depth, ks.depth)
 	}
-	// The document node and an alias node are not levels of their own.
-	if n.Kind == yaml.DocumentNode || n.Kind == yaml.AliasNode {
-		s.depth--
-	}
-	if s.depth > MaxDepth {
-		return s, t.fail(n, "nested more than %d levels deep (MaxDepth)", MaxDepth)
+	// The document node is not a level of its own.
+	if n.Kind != yaml.DocumentNode {
+		s.depth++
 	}
 	if n.Anchor != "" {
 		t.memo[n] = s
