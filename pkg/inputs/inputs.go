@@ -708,6 +708,11 @@ func (t *tree) follow(dir string, srcs []string) ([]string, error) {
 // ".." cannot climb out of it.
 func clean(p string) string {
 	p = path.Clean("/" + filepath.ToSlash(p))[1:]
+	// path.Match reads "**" as one segment's "*"; should the engine read it
+	// as any depth, the folder before it covers every match.
+	if i := strings.Index(p, "**"); i >= 0 {
+		p = path.Dir(p[:i] + "x")
+	}
 	if p == "" {
 		return "."
 	}

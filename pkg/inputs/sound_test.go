@@ -236,3 +236,9 @@ func TestContextThatIsASymlink(t *testing.T) {
 	f.spec.Context = link
 	f.changes("a file of a context reached through a symlink", true, func() { f.write("a", "2") })
 }
+
+func TestDoubleStarCoversAnyDepth(t *testing.T) {
+	f := newFixture(t, "FROM base\nCOPY src/**/*.go /s/\n", map[string]string{"src/a/b/c.go": "1", "other.go": "o"})
+	f.changes("a file two levels under **", true, func() { f.write("src/a/b/c.go", "2") })
+	f.changes("a file outside the pattern's folder", false, func() { f.write("other.go", "p") })
+}
