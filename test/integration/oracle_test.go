@@ -307,7 +307,7 @@ func (f *fleet) fingerprint() string {
 func (f *fleet) mutate() string {
 	pick := func(xs ...string) string { return xs[f.rng.IntN(len(xs))] }
 	v := fmt.Sprintf("v%d", f.rng.IntN(4)) // few values, so states recur
-	switch f.rng.IntN(12) {
+	switch f.rng.IntN(14) {
 	case 0, 1:
 		p := pick("shared/lib.txt", "shared/extra.txt", "a/main.txt", "b/main.txt", "d/common.txt", "d/dev.txt", "d/prod.txt")
 		f.write(p, p+" "+v)
@@ -345,9 +345,26 @@ func (f *fleet) mutate() string {
 		// spelled out must equal the default.
 		f.platform = pick("", "linux/"+runtime.GOARCH)
 		return fmt.Sprintf("b platform %q", f.platform)
-	default:
+	case 11:
 		f.target = pick("dev", "prod")
 		return "d target " + f.target
+	case 12:
+		// COPY a/ copies an empty folder too.
+		p := filepath.Join(f.r.Dir, "a", "empty")
+		if err := os.Remove(p); err == nil {
+			return "remove empty folder a/empty"
+		}
+		if err := os.Mkdir(p, 0o755); err != nil {
+			f.t.Fatal(err)
+		}
+		return "add empty folder a/empty"
+	default:
+		p := pick("a/added.txt", "shared/added.txt", "c/conf/added.conf", "docs/added.txt")
+		if err := os.Remove(filepath.Join(f.r.Dir, p)); err == nil {
+			return "remove " + p
+		}
+		f.write(p, "added")
+		return "add " + p
 	}
 }
 
@@ -396,7 +413,8 @@ func (f *fleet) oracle(ctx context.Context, services []string) (map[string][]str
 	}
 	// rawjson is BuildKit's client.SolveStatus, one JSON object a line
 	// (buildx writes it to stderr); a vertex is reported several times.
-	// Bake names a vertex "[<target> <stage> 1/3] …".
+	// Bake names a vertex "[<target> <stage> 1/3] …" when it builds several
+	// targets, "[<stage> 1/3] …" when it builds one.
 	type vertex struct {
 		Digest string `json:"digest"`
 		Name   string `json:"name"`
@@ -420,6 +438,9 @@ func (f *fleet) oracle(ctx context.Context, services []string) (map[string][]str
 	uncached, steps := map[string][]string{}, map[string]int{}
 	for d, name := range names {
 		svc, rest, ok := strings.Cut(strings.TrimPrefix(name, "["), " ")
+		if len(services) == 1 {
+			svc, rest, ok = services[0], strings.TrimPrefix(name, "["), true
+		}
 		if !ok || !strings.HasPrefix(name, "[") || !step.MatchString("["+rest) {
 			continue
 		}
