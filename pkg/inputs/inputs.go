@@ -144,19 +144,24 @@ func (h *Hasher) Digest(ctx context.Context, spec Spec) (string, error) {
 			dg.byName[strings.ToLower(st.Name)] = i
 		}
 	}
-	dg.global = platformArgs(strings.Split(target, ",")[0], hostPlatform)
-	for _, a := range metaArgs {
-		for _, kv := range a.Args {
-			if v, ok := spec.Args[kv.Key]; ok {
-				dg.global[kv.Key] = v
-			} else if kv.Value != nil {
-				v, _, err := dg.lex.ProcessWord(*kv.Value, envGetter(dg.global))
-				if err != nil {
-					return "", unknownf("cannot expand ARG %s: %v", kv.Key, err)
+	// globals sets the global-scope ARGs for one target platform: the
+	// automatic platform ARGs, then the meta ARGs before the first FROM.
+	globals := func(platform string) error {
+		dg.global = platformArgs(platform, hostPlatform)
+		for _, a := range metaArgs {
+			for _, kv := range a.Args {
+				if v, ok := spec.Args[kv.Key]; ok {
+					dg.global[kv.Key] = v
+				} else if kv.Value != nil {
+					v, _, err := dg.lex.ProcessWord(*kv.Value, envGetter(dg.global))
+					if err != nil {
+						return unknownf("cannot expand ARG %s: %v", kv.Key, err)
+					}
+					dg.global[kv.Key] = v
 				}
-				dg.global[kv.Key] = v
 			}
 		}
+		return nil
 	}
 
 	last := len(stages) - 1
@@ -184,9 +189,16 @@ func (h *Hasher) Digest(ctx context.Context, spec Spec) (string, error) {
 		return ignorePatterns(spec.Context, spec.Dockerfile)
 	}}
 	// Only the stages the target depends on run (BuildKit prunes the rest);
-	// their text is in the Dockerfile's hash either way.
-	if _, err := dg.stage(last); err != nil {
-		return "", err
+	// their text is in the Dockerfile's hash either way. A multi-platform
+	// build reads, per platform, what $TARGETARCH and the like name.
+	for _, platform := range strings.Split(target, ",") {
+		if err := globals(platform); err != nil {
+			return "", err
+		}
+		clear(dg.done)
+		if _, err := dg.stage(last); err != nil {
+			return "", err
+		}
 	}
 	for _, label := range slices.Sorted(maps.Keys(dg.roots)) {
 		r := dg.roots[label]

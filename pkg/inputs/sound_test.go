@@ -242,3 +242,11 @@ func TestDoubleStarCoversAnyDepth(t *testing.T) {
 	f.changes("a file two levels under **", true, func() { f.write("src/a/b/c.go", "2") })
 	f.changes("a file outside the pattern's folder", false, func() { f.write("other.go", "p") })
 }
+
+func TestEveryPlatformsFilesAreHashed(t *testing.T) {
+	f := newFixture(t, "FROM base\nARG TARGETARCH\nCOPY bin/${TARGETARCH}/ /bin/\n", map[string]string{"bin/amd64/x": "a", "bin/arm64/x": "b"})
+	f.spec.Platform = "linux/amd64"
+	f.changes("another platform's file, one platform", false, func() { f.write("bin/arm64/x", "b2") })
+	f.spec.Platform = "linux/amd64,linux/arm64"
+	f.changes("the second platform's file", true, func() { f.write("bin/arm64/x", "b3") })
+}
