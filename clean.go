@@ -217,6 +217,15 @@ func Prune(ctx context.Context, o PruneOptions) (*Removal, error) {
 	for _, c := range clusters {
 		looked[c.Name] = true
 	}
+	if !o.DryRun {
+		// Before the run folders go: a claim whose run has no folder looks
+		// like the claim of a run that is only starting.
+		n, err := run.PruneReservations(stateDir, cutoff)
+		res.Reservations = n
+		if err != nil {
+			return res, err
+		}
+	}
 	existing := kind.List()
 	for _, r := range recs {
 		end := r.Started
@@ -232,13 +241,6 @@ func Prune(ctx context.Context, o PruneOptions) (*Removal, error) {
 			}
 		}
 		res.Runs = append(res.Runs, r.Run)
-	}
-	if !o.DryRun {
-		n, err := run.PruneReservations(stateDir, cutoff)
-		res.Reservations = n
-		if err != nil {
-			return res, err
-		}
 	}
 	return res, nil
 }
