@@ -61,7 +61,8 @@ func onlyRun(state string) string {
 // TestSIGKILLThenClean covers issue 10's "SIGKILL slipway mid-run, then
 // clean it": the whole process group is killed while one service is built
 // and another is building; no build process may outlive it (the builders
-// run in their own process groups, so only slipway's care stops them), and
+// run in their own process groups, so only slipway's care stops them; a
+// second try kills slipway alone, as the OOM killer does), and
 // `clean --run` then removes every image the run made and nothing else:
 // another user's image of the same service and a foreign image stay.
 func TestSIGKILLThenClean(t *testing.T) {
@@ -114,12 +115,22 @@ func TestSIGKILLThenClean(t *testing.T) {
 				bytes.Contains(logB, []byte("slow-start"))
 		})
 		procs := marked(mark)
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		// Try 0 kills the whole group (a shell job, a CI step); try 1 only
+		// slipway itself (the OOM killer's way), which its children must
+		// notice on their own.
+		how := "process group"
+		if try%2 == 1 {
+			how = "slipway only"
+			syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		} else {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 		<-waited
 		if !ready {
 			t.Fatalf("try %d: the run never reached the point to kill it (run %q)\nstderr:\n%s", try, id, se.String())
 		}
-		t.Logf("try %d: killed run %s with %d processes alive", try, id, len(procs))
+		t.Logf("try %d: killed run %s (%s) with %d processes alive", try, id, how, len(procs))
+		fig.note("try %d: %s SIGKILLed, %d processes alive", try, how, len(procs))
 
 		lost := 0
 		// Orphans: anything slipway started still running after a short wait.
@@ -127,7 +138,7 @@ func TestSIGKILLThenClean(t *testing.T) {
 		waitFor(5*time.Second, func() bool { left = marked(mark); return len(left) == 0 })
 		if len(left) > 0 {
 			lost += len(left)
-			t.Errorf("try %d: %d processes outlived the killed run: %v", try, len(left), left)
+			t.Errorf("try %d: %d processes outlived the killed run (%s killed): %v", try, len(left), how, left)
 			fig.note("try %d: %d orphans (%.80s)", try, len(left), firstValue(left))
 			for pid := range left {
 				syscall.Kill(pid, syscall.SIGKILL)
