@@ -134,6 +134,6 @@ func TestFullDiskUnderState(t *testing.T) {
 		} else {
 			fig.note("%s: exit %d", c.name, res.Code)
 		}
-		t.Logf("%s: exit %d: %.300s", c.name, res.Code, strings.TrimSpace(res.Stderr))
+		t.Logf("%s: exit %d, last lines:\n%s", c.name, res.Code, lastLines(res.Stderr, 4))
 	}
 }
