@@ -84,14 +84,22 @@ type Error struct {
 	Msg  string
 }
 
-// Error is always one line: a message that quotes the file (a YAML parser
-// error, a hostile value) must not be able to forge further lines of output.
+// Error is always one line of bounded length: a message that quotes the
+// file (a YAML parser error naming a hostile tag or anchor) must not be able
+// to forge further lines of output or fill a terminal.
 func (e *Error) Error() string {
-	if e.Line > 0 {
-		return oneLine(fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg))
+	msg := oneLine(e.Msg)
+	if len(msg) > maxMsgLen {
+		msg = strings.ToValidUTF8(msg[:maxMsgLen*2/3], "") + " … " + strings.ToValidUTF8(msg[len(msg)-maxMsgLen/3:], "")
 	}
-	return oneLine(fmt.Sprintf("%s: %s", e.Path, e.Msg))
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", oneLine(e.Path), e.Line, msg)
+	}
+	return fmt.Sprintf("%s: %s", oneLine(e.Path), msg)
 }
+
+// maxMsgLen bounds the message part of an Error, in bytes.
+const maxMsgLen = 600
 
 // oneLine escapes line breaks and other control characters and invalid
 // UTF-8, so that s prints as a single line.

@@ -119,6 +119,8 @@ func (t *treeCheck) size(n *yaml.Node, isKey bool, level int) (treeSize, error) 
 		return treeSize{}, t.fail(n, "nested more than %d levels deep (MaxDepth)", MaxDepth)
 	case n.Kind == yaml.MappingNode && len(n.Content)/2 > MaxMapEntries && n != t.services:
 		return treeSize{}, t.fail(n, "a map of %d keys: a map has at most %d (MaxMapEntries)", len(n.Content)/2, MaxMapEntries)
+	case len(n.Tag) > MaxKeyLen:
+		return treeSize{}, t.fail(n, "a YAML tag of %d bytes: tags are at most %d bytes", len(n.Tag), MaxKeyLen)
 	case n.Kind != yaml.ScalarNode:
 	case isKey && len(n.Value) > MaxKeyLen:
 		return treeSize{}, t.fail(n, "a key of %d bytes: keys are at most %d bytes (MaxKeyLen)", len(n.Value), MaxKeyLen)
