@@ -178,7 +178,7 @@ func (h *Hasher) Digest(ctx context.Context, spec Spec) (string, error) {
 
 	sum := sha256.New()
 	dg.d = sum
-	fmt.Fprintf(sum, "dockerfile\x00%s\x00target\x00%s\x00platform\x00%s\x00buildplatform\x00%s\x00", df, spec.Target, target, hostPlatform)
+	fmt.Fprintf(sum, "dockerfile\x00%s\x00target\x00%s\x00platform\x00%s\x00buildplatform\x00%s\x00", canonical(df, ast), spec.Target, target, hostPlatform)
 	for _, k := range slices.Sorted(maps.Keys(spec.Args)) {
 		fmt.Fprintf(sum, "arg\x00%s=%s\x00", k, spec.Args[k])
 	}
@@ -210,6 +210,23 @@ func (h *Hasher) Digest(ctx context.Context, spec Spec) (string, error) {
 		}
 	}
 	return "sha256:" + hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// canonical is the Dockerfile as BuildKit builds it: its syntax directive,
+// escape token, and each instruction (continuations joined) with its
+// heredocs. Comments, blank lines and line numbers are not in any step's
+// cache key nor in the image, so editing them must not cost a rebuild.
+func canonical(df []byte, ast *parser.Result) string {
+	var b strings.Builder
+	syntax, _, _, _ := parser.DetectSyntax(df)
+	fmt.Fprintf(&b, "syntax=%s\x00escape=%c\x00", syntax, ast.EscapeToken)
+	for _, n := range ast.AST.Children {
+		fmt.Fprintf(&b, "%s\x00", n.Original)
+		for _, h := range n.Heredocs {
+			fmt.Fprintf(&b, "heredoc\x00%s\x00%d\x00%t\x00%t\x00%s\x00", h.Name, h.FileDescriptor, h.Expand, h.Chomp, h.Content)
+		}
+	}
+	return b.String()
 }
 
 // platformArgs are the ARGs BuildKit defines in the global scope.

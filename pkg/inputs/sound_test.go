@@ -250,3 +250,16 @@ func TestEveryPlatformsFilesAreHashed(t *testing.T) {
 	f.spec.Platform = "linux/amd64,linux/arm64"
 	f.changes("the second platform's file", true, func() { f.write("bin/arm64/x", "b3") })
 }
+
+func TestCommentsDoNotCountButInstructionsDo(t *testing.T) {
+	f := newFixture(t, "FROM base\nRUN echo a\n", map[string]string{})
+	f.changes("a comment and blank lines", false, func() { f.write("Dockerfile", "# why\nFROM base\n\n# more\nRUN echo a\n") })
+	f.write("Dockerfile", "FROM base\nRUN echo \\\n a\n")
+	f.changes("a comment inside a continuation", false, func() { f.write("Dockerfile", "FROM base\nRUN echo \\\n# c\n a\n") })
+	f.changes("an instruction", true, func() { f.write("Dockerfile", "FROM base\nRUN echo b\n") })
+	f.changes("a heredoc's body", true, func() { f.write("Dockerfile", "FROM base\nCOPY <<EOF /x\nhello\nEOF\n") })
+	f.changes("a heredoc's body again", true, func() { f.write("Dockerfile", "FROM base\nCOPY <<EOF /x\nhullo\nEOF\n") })
+	f.changes("the syntax directive", true, func() {
+		f.write("Dockerfile", "# syntax=docker/dockerfile:1.7\nFROM base\nCOPY <<EOF /x\nhullo\nEOF\n")
+	})
+}
