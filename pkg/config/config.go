@@ -486,9 +486,9 @@ func (c *Config) checkInside(s *Service, key, rel, what string) error {
 	}
 	how := ""
 	if lexical := filepath.Clean(p); within(filepath.Clean(c.Dir), lexical) {
-		how = fmt.Sprintf(" (through a symlink, to %s)", quote(real))
+		how = fmt.Sprintf(" (through a symlink, to %q)", real)
 	}
-	return c.errorf(s.line(key), "service %s: %s %s is outside the repository %s%s; set allow_outside_repo: true if files from outside the repository may be sent into the image", s.Name, what, quote(rel), quote(c.Dir), how)
+	return c.errorf(s.line(key), "service %s: %s %s is outside the repository %q%s; set allow_outside_repo: true if files from outside the repository may be sent into the image", s.Name, what, quote(rel), c.Dir, how)
 }
 
 // realPath resolves every symlink in p. A path that does not exist (yet) is
