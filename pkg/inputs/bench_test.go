@@ -32,3 +32,23 @@ func BenchmarkWarmDigest8(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExampleFleet digests examples/fleet's 8 services with one fresh
+// Hasher, as one warm `slipway build` of it does.
+func BenchmarkExampleFleet(b *testing.B) {
+	root, err := filepath.Abs("../../examples/fleet")
+	if err != nil {
+		b.Fatal(err)
+	}
+	svcs := []string{"gateway", "datastorage", "notification", "aianalysis", "workflow", "remediation", "signalprocessing", "api"}
+	resolve := func(context.Context, string) (string, bool) { return "sha256:x", true }
+	for range b.N {
+		h := NewHasher()
+		for _, s := range svcs {
+			if _, err := h.Digest(context.Background(), Spec{Dockerfile: filepath.Join(root, "docker", s+".Dockerfile"),
+				Context: root, Target: "runtime", Resolve: resolve}); err != nil {
+				b.Fatal(s, err)
+			}
+		}
+	}
+}
