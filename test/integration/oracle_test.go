@@ -29,24 +29,25 @@ import (
 // every service slipway reused really had nothing to build.
 //
 // Why "every step cached" proves a reuse right. BuildKit keys each step on
-// its real inputs (file contents it was sent, the command, its parent
+// its real inputs (the file contents it was sent, the command, its parent
 // step), so a build of the current inputs is fully cached only if some
 // earlier build ran with exactly these inputs. Earlier builds are slipway's
-// own and this oracle's (a nonce in every Dockerfile keeps other tests'
-// cache out). Take the first wrong reuse: slipway re-tags image X, built
-// from inputs I_X, for current inputs I with I_X != I but the same slipway
-// digest D. If a build of I had happened before, it was either slipway's,
-// which would have made a second image with digest D although one existed
-// (slipway reuses instead), or this oracle's after an earlier reuse of a D
-// image for I, which was then already a wrong reuse. Neither can precede
-// the first wrong reuse, so its oracle build is not fully cached and is
-// counted: 0 counted means 0 happened. The figure can undercount repeats of
-// one mistake, never hide the first. Evicted cache (builder prune, GC)
-// can only raise false alarms, which the log shows as the uncached step.
+// own and this oracle's: a nonce file that every Dockerfile copies first
+// keeps other tests' and earlier runs' cache out. Take the first wrong
+// reuse: slipway re-tags image X, built from inputs I_X, for current inputs
+// I != I_X with the same slipway digest D. Had a build of I happened
+// before, it was either slipway's, which would have built a second image
+// with digest D although one existed (slipway reuses instead), or this
+// oracle's, run after slipway had reused a D image for I, which was then
+// already a wrong reuse. Neither can precede the first wrong reuse, so its
+// oracle build is not fully cached and is counted: 0 counted means 0
+// happened. The count can miss repeats of one mistake, never the first.
+// Cache lost to a builder prune or GC can only raise false alarms, and the
+// log names the step BuildKit ran.
 //
 // A rebuild is needless when slipway's own build log shows every step
 // CACHED: BuildKit already had a build of these inputs (often a mutation
-// reverted to an earlier state; a digest can't tell that from a change).
+// reverted to an earlier state, which a digest cannot tell from a change).
 func TestOracleReuseMatchesBuildKit(t *testing.T) {
 	mutations := 200
 	if v := os.Getenv("SLIPWAY_ORACLE_MUTATIONS"); v != "" {
@@ -146,6 +147,9 @@ func TestOracleReuseMatchesBuildKit(t *testing.T) {
 		if len(notes) > 0 {
 			t.Logf("step %d (%s): needless rebuild of %v", step, what, notes)
 		}
+		if step%25 == 0 {
+			t.Logf("step %d: %d reused, %d built, %d wrong, %d needless, %.0f s", step, reused, built, wrong, needless, time.Since(start).Seconds())
+		}
 		if t.Failed() && os.Getenv("SLIPWAY_ORACLE_KEEP_GOING") == "" {
 			break
 		}
@@ -167,7 +171,7 @@ type fleet struct {
 	t     *testing.T
 	r     *repo
 	rng   *rand.Rand
-	nonce string
+	nonce string // not from the seed: a rerun must not find this run's cache
 	// Config state.
 	greeting string // b's GREETING arg
 	platform string // b's platform field: "" or the host's, spelled out
@@ -178,25 +182,25 @@ type fleet struct {
 
 const (
 	svcA = "FROM " + BaseImage + `
-RUN echo %NONCE% > /nonce
+COPY nonce-%S% /nonce
 COPY shared/ /shared/
 COPY a/ /a/
 COPY a/current.txt /current.txt
 COPY a/cfg/ /cfg/
 `
 	svcB = "FROM " + BaseImage + `
-RUN echo %NONCE% > /nonce
+COPY nonce-%S% /nonce
 ARG GREETING
 COPY b/ /b/
 RUN echo "$GREETING" > /greeting
 `
 	svcC = "FROM " + BaseImage + `
-RUN echo %NONCE% > /nonce
+COPY nonce-%S% /nonce
 RUN --mount=type=bind,source=c/conf,target=/conf cat /conf/c.conf > /c.conf
 COPY shared/lib.txt /lib.txt
 `
 	svcD = "FROM " + BaseImage + ` AS common
-RUN echo %NONCE% > /nonce
+COPY nonce-%S% /nonce
 COPY d/common.txt /common.txt
 FROM common AS dev
 COPY d/dev.txt /dev.txt
@@ -214,9 +218,14 @@ var extras = []string{"", "ENV EXTRA=1\n", "# a comment\n", "RUN echo extra > /e
 var ignores = []string{"**/*.md\n", "**/*.md\n*.tmp\n", "**/*.md\nshared/extra.txt\n", "**/*.md\nc/conf/ignored.conf\n"}
 
 func newFleet(t *testing.T, rng *rand.Rand) *fleet {
-	f := &fleet{t: t, rng: rng, nonce: fmt.Sprintf("%x", rng.Uint64()), greeting: "hello", target: "dev", extra: map[string]int{}}
+	f := &fleet{t: t, rng: rng, nonce: fmt.Sprintf("%x", rand.Uint64()), greeting: "hello", target: "dev", extra: map[string]int{}}
 	f.r = newRepo(t, map[string]string{"a": "", "b": "", "c": "", "d": ""}, "")
 	for s := range dockerfiles {
+		// A nonce per service and test run, copied first: no step is
+		// shared with another service or an earlier run, so every vertex
+		// in the oracle's progress belongs to one service of this run. A
+		// COPY needs no container, unlike a RUN.
+		f.write("nonce-"+s, f.nonce+"-"+s)
 		f.writeDockerfile(s)
 	}
 	for p, c := range map[string]string{
@@ -255,9 +264,7 @@ func (f *fleet) symlink(p, target string) {
 }
 
 func (f *fleet) writeDockerfile(s string) {
-	// A nonce per service: no step is shared between services, so each
-	// vertex in the oracle's progress belongs to one service.
-	f.write(s+".Dockerfile", strings.ReplaceAll(dockerfiles[s], "%NONCE%", f.nonce+"-"+s)+extras[f.extra[s]])
+	f.write(s+".Dockerfile", strings.ReplaceAll(dockerfiles[s], "%S%", s)+extras[f.extra[s]])
 }
 
 // writeConfig writes slipway.yaml from the fleet's state, with only the
