@@ -222,12 +222,32 @@ func (e *Engine) Save(ctx context.Context, w io.Writer, refs ...string) error {
 		return err
 	}
 	var stderr bytes.Buffer
+	out := &firstErrWriter{w: w}
 	cmd := GroupCommand(ctx, e.Bin, argv...)
-	cmd.Stdout, cmd.Stderr = w, &stderr
+	cmd.Stdout, cmd.Stderr = out, &stderr
 	if err := RunGroup(cmd); err != nil {
+		if out.err != nil {
+			// The reader went away (a full disk, a dead node): that is the
+			// cause; the engine's broken pipe only follows from it.
+			return fmt.Errorf("%s save %s: writing the archive: %w", e.Name, strings.Join(refs, " "), out.err)
+		}
 		return fmt.Errorf("%s save %s: %v: %s", e.Name, strings.Join(refs, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// firstErrWriter remembers the first error of w.
+type firstErrWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (f *firstErrWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // Load reads an image archive (as Save writes it) into the engine and

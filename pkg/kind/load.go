@@ -441,7 +441,9 @@ func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io
 	errs := make([]error, len(ns))
 	for i, n := range ns {
 		err := <-results[i]
-		if err == nil && saveErr != nil {
+		if saveErr != nil && !errors.Is(saveErr, errImportEnded) && !errors.Is(err, ErrStalled) {
+			// The save broke the stream; the import's complaint (a short
+			// read) only follows from it. errGuess must show here too.
 			err = fmt.Errorf("saving from the engine: %w", saveErr)
 		}
 		if err == nil {
