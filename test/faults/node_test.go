@@ -31,6 +31,15 @@ func whenStreaming(mark string, d time.Duration) bool {
 	})
 }
 
+// ingesting waits until node's containerd is writing content (an import's
+// stream has reached it) and reports whether it saw that.
+func ingesting(host, node string, d time.Duration) bool {
+	return waitFor(d, func() bool {
+		out, err := dockerCmd(host, "exec", node, "ctr", "-n", "k8s.io", "content", "active").Output()
+		return err == nil && len(strings.Fields(string(out))) > 3 // more than the header
+	})
+}
+
 // restartNode starts a killed node container again and waits for its CRI.
 func restartNode(t *testing.T, host, node string) {
 	t.Helper()
@@ -50,12 +59,13 @@ func TestNodeKilledMidStream(t *testing.T) {
 	fig := newFigure(t, "node-killed-mid-stream")
 	cluster, nodes := kindNodes(t, "", 2)
 	victim := nodes[len(nodes)-1]
-	r := newRepo(t, map[string]string{"big": bigImage(200)}, "")
+	r := newRepo(t, map[string]string{"big": bigImage(64)}, "")
 	const tries = 2
 	for try := range tries {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		b := r.slipway(ctx, []string{"USER=nodekill"}, "build", "--no-cache", "--progress", "quiet")
 		cancel()
+		t.Logf("try %d: build took %s", try, b.Elapsed.Round(time.Millisecond))
 		if b.Code != 0 {
 			t.Fatalf("try %d: build: %s", try, b)
 		}
@@ -71,8 +81,9 @@ func TestNodeKilledMidStream(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		streaming := whenStreaming(mark, 60*time.Second)
-		time.Sleep(300 * time.Millisecond)
+		// Kill once bytes flow into the victim's containerd.
+		streaming := whenStreaming(mark, 60*time.Second) && ingesting("", victim, 30*time.Second)
+		t.Logf("try %d: streaming %s after the load started; killing %s", try, time.Since(start).Round(time.Millisecond), victim)
 		killed := exec.Command("docker", "kill", victim).Run() == nil
 		res := finish(t, cmd, &so, &se, "", start)
 		hung := ctx.Err() != nil
@@ -102,16 +113,21 @@ func TestNodeKilledMidStream(t *testing.T) {
 			}
 		}
 		fig.add(1, failed, lost)
-		t.Logf("try %d: exit %d in %s: %.400s", try, res.Code, res.Elapsed.Round(time.Millisecond), strings.TrimSpace(out))
+		t.Logf("try %d: exit %d in %s:\n%s", try, res.Code, res.Elapsed.Round(time.Millisecond), strings.TrimSpace(out))
 		restartNode(t, "", victim)
+		t.Logf("try %d: node back", try)
+		if try < tries-1 {
+			continue
+		}
 		// The revived node takes the image on the next load.
 		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
 		again := r.slipway(ctx, []string{"USER=nodekill"}, "load", "--cluster", cluster, "big")
 		cancel()
+		t.Logf("try %d: load again took %s", try, again.Elapsed.Round(time.Millisecond))
 		if id := nodeImageID("", victim, img.Image); again.Code != 0 || id != img.ID {
 			fig.add(0, 1, 0)
 			t.Errorf("try %d: loading again after the node came back: node has %q: %s", try, id, again)
 		}
 	}
-	fig.note("%d-node cluster, 200 MB layer, node killed 0.3 s into the stream", len(nodes))
+	fig.note("%d-node cluster, 64 MB layer, node killed once its containerd is ingesting", len(nodes))
 }
