@@ -116,6 +116,7 @@ func TestUsersShareHost(t *testing.T) {
 			fig.note("%s: exit %d %.120s", users[i].Name, res.Code, lastLine(res.Stderr))
 			continue
 		}
+		t.Logf("%s: %s %s, kind %+v", users[i].Name, s.Status, s.Image, s.Kind)
 		if s.Started != nil {
 			spans = append(spans, span{*s.Started, s.Started.Add(time.Duration(s.DurationMS) * time.Millisecond)})
 		}
@@ -143,6 +144,7 @@ func TestUsersShareHost(t *testing.T) {
 
 	// Prune by the first user: only that user's images go.
 	pr := r.as(ctx, users[0], states[0], env, "prune", "--older-than", "0s", "--kind", cluster)
+	t.Logf("%s: prune: exit %d\n%s", users[0].Name, pr.Code, pr.Stdout)
 	if pr.Code != 0 {
 		failed++
 		t.Errorf("%s: prune: %s", users[0].Name, pr)
