@@ -129,10 +129,10 @@ func TestOracleReuseMatchesBuildKit(t *testing.T) {
 		}
 		reusedNow = check
 		if len(reusedNow) > 0 {
-			uncached, err := f.oracle(ctx, reusedNow)
+			uncached, images, err := f.oracle(ctx, reusedNow)
 			if err != nil {
 				t.Logf("step %d: oracle build of %v failed, retrying once: %v", step, reusedNow, err)
-				uncached, err = f.oracle(ctx, reusedNow)
+				uncached, images, err = f.oracle(ctx, reusedNow)
 			}
 			if err != nil {
 				t.Fatalf("step %d: oracle build of %v: %v", step, reusedNow, err)
@@ -141,6 +141,13 @@ func TestOracleReuseMatchesBuildKit(t *testing.T) {
 				if len(uncached[s]) > 0 {
 					wrong++
 					t.Errorf("step %d (%s): WRONG REUSE of %s: BuildKit ran %q", step, what, s, uncached[s])
+					continue
+				}
+				// Every step cached, yet the image must match too:
+				// ENV, CMD or LABEL change the config without a step.
+				if diff := sameImage(t, res.Meta.Services[s].ID, images[s]); diff != "" {
+					wrong++
+					t.Errorf("step %d (%s): WRONG REUSE of %s: a build now makes another image: %s", step, what, s, diff)
 				}
 			}
 		}
@@ -172,6 +179,8 @@ type fleet struct {
 	r     *repo
 	rng   *rand.Rand
 	nonce string // not from the seed: a rerun must not find this run's cache
+	// oracleImages are the untagged images the oracle's builds left.
+	oracleImages map[string]bool
 	// Config state.
 	greeting string // b's GREETING arg
 	platform string // b's platform field: "" or the host's, spelled out
@@ -220,6 +229,12 @@ var ignores = []string{"**/*.md\n", "**/*.md\n*.tmp\n", "**/*.md\nshared/extra.t
 func newFleet(t *testing.T, rng *rand.Rand) *fleet {
 	f := &fleet{t: t, rng: rng, nonce: fmt.Sprintf("%x", rand.Uint64()), greeting: "hello", target: "dev", extra: map[string]int{}}
 	f.r = newRepo(t, map[string]string{"a": "", "b": "", "c": "", "d": ""}, "")
+	f.oracleImages = map[string]bool{}
+	t.Cleanup(func() {
+		if len(f.oracleImages) > 0 {
+			exec.Command("docker", append([]string{"image", "rm"}, slices.Collect(maps.Keys(f.oracleImages))...)...).Run()
+		}
+	})
 	for s := range dockerfiles {
 		// A nonce per service and test run, copied first: no step is
 		// shared with another service or an earlier run, so every vertex
@@ -395,20 +410,21 @@ func (f *fleet) mutate() string {
 // oracle builds the services' current inputs as slipway does, in one
 // buildx bake (one BuildKit session for all of them), and returns by
 // service the Dockerfile steps BuildKit did not find in its cache.
-func (f *fleet) oracle(ctx context.Context, services []string) (map[string][]string, error) {
+func (f *fleet) oracle(ctx context.Context, services []string) (uncached map[string][]string, images map[string]string, err error) {
 	type target struct {
 		Context    string            `json:"context"`
 		Dockerfile string            `json:"dockerfile"`
 		Target     string            `json:"target,omitempty"`
 		Args       map[string]string `json:"args,omitempty"`
 		Platforms  []string          `json:"platforms,omitempty"`
-		// cacheonly exports nothing: the oracle leaves no image behind
-		// and BuildKit's cache gains only what these inputs build.
+		// The image goes to the engine, untagged, so its config and
+		// layers can be held against the reused image's; the fleet's
+		// cleanup removes it.
 		Output []string `json:"output"`
 	}
 	targets := map[string]target{}
 	for _, s := range services {
-		tg := target{Context: f.r.Dir, Dockerfile: filepath.Join(f.r.Dir, s+".Dockerfile"), Output: []string{"type=cacheonly"}}
+		tg := target{Context: f.r.Dir, Dockerfile: filepath.Join(f.r.Dir, s+".Dockerfile"), Output: []string{"type=docker"}}
 		switch s {
 		case "b":
 			tg.Args = map[string]string{"GREETING": f.greeting}
@@ -422,18 +438,19 @@ func (f *fleet) oracle(ctx context.Context, services []string) (map[string][]str
 	}
 	def, err := json.Marshal(map[string]any{"target": targets})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	file := filepath.Join(f.t.TempDir(), "bake.json")
 	if err := os.WriteFile(file, def, 0o644); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	cmd := exec.CommandContext(ctx, "docker", append([]string{"buildx", "bake", "-f", file, "--progress=rawjson"}, services...)...)
+	metaFile := filepath.Join(filepath.Dir(file), "meta.json")
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"buildx", "bake", "-f", file, "--progress=rawjson", "--metadata-file", metaFile}, services...)...)
 	cmd.Dir = f.r.Dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%v\n%s", err, stderr.Bytes())
+		return nil, nil, fmt.Errorf("%v\n%s", err, stderr.Bytes())
 	}
 	// rawjson is BuildKit's client.SolveStatus, one JSON object a line
 	// (buildx writes it to stderr); a vertex is reported several times.
@@ -460,6 +477,23 @@ func (f *fleet) oracle(ctx context.Context, services []string) (map[string][]str
 		}
 	}
 	uncached, steps := map[string][]string{}, map[string]int{}
+	images = map[string]string{}
+	var meta map[string]map[string]any
+	if b, err := os.ReadFile(metaFile); err != nil || json.Unmarshal(b, &meta) != nil {
+		return nil, nil, fmt.Errorf("reading bake's metadata file: %v", err)
+	}
+	for _, s := range services {
+		// The docker driver reports the image ID as the image digest.
+		id, _ := meta[s]["containerimage.config.digest"].(string)
+		if id == "" {
+			id, _ = meta[s]["containerimage.digest"].(string)
+		}
+		if id == "" {
+			return nil, nil, fmt.Errorf("bake's metadata has no image of %s: %v", s, meta[s])
+		}
+		images[s] = id
+		f.oracleImages[id] = true
+	}
 	for d, name := range names {
 		svc, rest, ok := strings.Cut(strings.TrimPrefix(name, "["), " ")
 		if len(services) == 1 {
@@ -475,11 +509,47 @@ func (f *fleet) oracle(ctx context.Context, services []string) (map[string][]str
 	}
 	for _, s := range services {
 		if steps[s] == 0 {
-			return nil, fmt.Errorf("no Dockerfile step of %s in buildx's rawjson output:\n%s", s, stderr.Bytes())
+			return nil, nil, fmt.Errorf("no Dockerfile step of %s in buildx's rawjson output:\n%s", s, stderr.Bytes())
 		}
 		slices.Sort(uncached[s])
 	}
-	return uncached, nil
+	return uncached, images, nil
+}
+
+// sameImage compares the reused image with the oracle's build of the same
+// inputs: layers, and config without the labels slipway adds per run.
+func sameImage(t *testing.T, reused, built string) string {
+	t.Helper()
+	a, b := imageShape(t, reused), imageShape(t, built)
+	if a != b {
+		return fmt.Sprintf("reused %s\n  built  %s", a, b)
+	}
+	return ""
+}
+
+func imageShape(t *testing.T, id string) string {
+	t.Helper()
+	out, err := exec.Command("docker", "image", "inspect", "--format", "{{json .Config}}\n{{json .RootFS.Layers}}", id).Output()
+	if err != nil {
+		t.Fatalf("inspecting %s: %v", id, err)
+	}
+	cfgJSON, layers, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
+		t.Fatalf("inspecting %s: %v", id, err)
+	}
+	if labels, ok := cfg["Labels"].(map[string]any); ok {
+		for k := range labels {
+			if strings.HasPrefix(k, "dev.slipway.") || strings.HasPrefix(k, "org.opencontainers.image.") {
+				delete(labels, k)
+			}
+		}
+		if len(labels) == 0 {
+			delete(cfg, "Labels")
+		}
+	}
+	norm, _ := json.Marshal(cfg)
+	return string(norm) + " layers " + layers
 }
 
 // step matches a Dockerfile step's vertex name ("[2/4] COPY …", "[dev 1/2]
