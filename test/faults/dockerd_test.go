@@ -48,14 +48,14 @@ func startDockerd2(t *testing.T, refs ...string) *dockerd2 {
 			t.Fatal(err)
 		}
 		load.Stdin = pipe
-		var se bytes.Buffer
-		save.Stderr, load.Stderr = &se, &se
+		var se, le bytes.Buffer
+		save.Stderr, load.Stderr = &se, &le
 		if err := save.Start(); err != nil {
 			t.Fatal(err)
 		}
 		lerr := load.Run()
 		if err := save.Wait(); err != nil || lerr != nil {
-			t.Fatalf("copying %s into the second dockerd: %v %v\n%s", ref, err, lerr, se.String())
+			t.Fatalf("copying %s into the second dockerd: %v %v\n%s%s", ref, err, lerr, se.String(), le.String())
 		}
 	}
 	return d
@@ -116,7 +116,9 @@ func startMarked(t *testing.T, cmd *exec.Cmd, mark string) func() result {
 // was there before, and after the daemon restarts the next run must work.
 func TestDockerdKilled(t *testing.T) {
 	fig := newFigure(t, "dockerd-killed")
+	t0 := time.Now()
 	d := startDockerd2(t, BaseImage, NodeImage)
+	t.Logf("second dockerd up with %s and %s in %s", BaseImage, NodeImage, time.Since(t0).Round(time.Millisecond))
 
 	t.Run("mid-build", func(t *testing.T) {
 		r := newRepo(t, map[string]string{"slow": "FROM " + BaseImage + "\nRUN echo build-start && sleep 30 && echo done > /msg\nCMD [\"cat\", \"/msg\"]\n"}, "")
@@ -150,7 +152,7 @@ func TestDockerdKilled(t *testing.T) {
 			failed = 1
 			t.Errorf("the error does not say which build failed: %s", res)
 		}
-		t.Logf("mid-build: exit %d in %s: %.500s", res.Code, res.Elapsed.Round(time.Millisecond), strings.TrimSpace(res.Stderr))
+		t.Logf("mid-build: exit %d in %s:\n%s", res.Code, res.Elapsed.Round(time.Millisecond), lastLines(res.Stderr, 3))
 
 		d.start()
 		rec, _ := readRecord(r.State, id)
@@ -191,8 +193,9 @@ func TestDockerdKilled(t *testing.T) {
 	})
 
 	t.Run("mid-load", func(t *testing.T) {
+		t0 := time.Now()
 		cluster, nodes := kindNodes(t, d.Host, 1)
-		r := newRepo(t, map[string]string{"big": bigImage(200)}, "")
+		r := newRepo(t, map[string]string{"big": bigImage(64)}, "")
 		r.Host = d.Host
 		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 		defer cancel()
@@ -201,12 +204,14 @@ func TestDockerdKilled(t *testing.T) {
 			t.Fatalf("build on the second dockerd: %s", b)
 		}
 		img := b.Meta.Services["big"]
+		t.Logf("nodes up and %s built in %s", img.Image, time.Since(t0).Round(time.Millisecond))
+		t0 = time.Now()
 
 		mark := fmt.Sprintf("SLIPWAY_FAULT_MARK=dockerd-load-%d", time.Now().UnixNano())
 		cmd, _ := r.command(ctx, []string{"USER=dkill"}, "load", "--cluster", cluster, "big")
 		wait := startMarked(t, cmd, mark)
-		streaming := whenStreaming(mark, 60*time.Second)
-		time.Sleep(300 * time.Millisecond)
+		// Kill once bytes flow into a node's containerd.
+		streaming := whenStreaming(mark, 60*time.Second) && ingesting(d.Host, nodes[len(nodes)-1], 30*time.Second)
 		d.kill()
 		res := wait()
 		if !streaming {
@@ -224,12 +229,13 @@ func TestDockerdKilled(t *testing.T) {
 			failed = 1
 			t.Errorf("no clear error: %s", res)
 		}
-		t.Logf("mid-load: exit %d in %s: %.500s", res.Code, res.Elapsed.Round(time.Millisecond), strings.TrimSpace(res.Stdout+res.Stderr))
+		t.Logf("mid-load: exit %d in %s:\n%s", res.Code, res.Elapsed.Round(time.Millisecond), lastLines(res.Stdout+res.Stderr, 3))
 
 		d.start()
 		for _, n := range nodes {
 			restartNode(t, d.Host, n)
 		}
+		t.Logf("dockerd and nodes back in %s", time.Since(t0).Round(time.Millisecond))
 		if imageID(d.Host, img.Image) != img.ID {
 			lost++
 			t.Errorf("the engine lost %s", img.Image)
