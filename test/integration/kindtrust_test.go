@@ -388,7 +388,7 @@ func TestStuckNodeDoesNotStallTheOthers(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			out, err := kind.LoadAll(ctx, c, s, []kind.Image{{Ref: big, ID: img.ID}})
-			t.Logf("load with a %sd node: %s", how, time.Since(start).Round(time.Millisecond))
+			t.Logf("load with a %s node: %s", map[string]string{"pause": "paused", "kill": "killed"}[how], time.Since(start).Round(time.Millisecond))
 			if ctx.Err() != nil {
 				t.Fatal("the load stalled")
 			}
