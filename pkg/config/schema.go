@@ -1,15 +1,22 @@
 package config
 
 import (
-	"encoding/json"
-
-	"github.com/invopop/jsonschema"
+	_ "embed" // the generated schema
 )
 
-// Schema returns the JSON Schema of slipway.yaml.
+// The schema is reflected from Config by tools/schemagen, a module of its
+// own, so that the reflector and its pre-release YAML dependency are needed
+// at generate time only and never reach an importer of this package.
+// TestSchemaUpToDate fails when Config changes and this file is not
+// regenerated.
+//
+//go:generate go run -C ../../tools/schemagen . -o ../../pkg/config/schema.json
+
+//go:embed schema.json
+var schema []byte
+
+// Schema returns the JSON Schema of slipway.yaml: a fresh copy, which the
+// caller may change.
 func Schema() ([]byte, error) {
-	r := &jsonschema.Reflector{FieldNameTag: "yaml", RequiredFromJSONSchemaTags: true}
-	s := r.Reflect(&Config{})
-	s.Title = "slipway.yaml"
-	return json.MarshalIndent(s, "", "  ")
+	return append([]byte(nil), schema...), nil
 }

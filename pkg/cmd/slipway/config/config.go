@@ -22,7 +22,10 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(s.Out, string(b))
+			// The embedded schema already ends in a newline.
+			if _, err := s.Out.Write(b); err != nil {
+				return fmt.Errorf("writing the schema: %w", err)
+			}
 			return nil
 		},
 	}, &cobra.Command{
