@@ -80,7 +80,7 @@ type Image struct {
 	Ref     string // repository:tag
 	Tag     string
 	ID      string
-	Status  string // built, reused (same inputs as an existing image: re-tagged), failed, cancelled, skipped
+	Status  run.Status
 	// Inputs is the digest of what the build can see (see package inputs).
 	Inputs   string
 	Started  time.Time
@@ -117,7 +117,7 @@ type Result struct {
 func (r *Result) Refs() map[string]string {
 	m := map[string]string{}
 	for s, img := range r.Images {
-		if img.Status == "built" || img.Status == "reused" {
+		if img.Status.Produced() {
 			m[s] = img.Ref
 		}
 	}
@@ -128,7 +128,7 @@ func (r *Result) Refs() map[string]string {
 func (r *Result) Failures() []*Image {
 	var out []*Image
 	for _, s := range r.Order {
-		if img := r.Images[s]; img.Status == "failed" {
+		if img := r.Images[s]; img.Status == run.Failed {
 			out = append(out, img)
 		}
 	}
@@ -199,7 +199,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	runID := run.NewID(now)
 	// The run exists (and holds its lock) before it claims any tag, so a
 	// claim is only ever held by a live run: see run.Reserve.
-	r, err := run.Start(stateDir, run.Record{Run: runID, Project: p.cfg.Project, User: p.user, Engine: p.eng.Name, Started: now})
+	r, err := run.Start(stateDir, run.Record{Run: runID, Project: p.cfg.Project, User: p.user, Engine: p.engine.Name, Started: now})
 	if err != nil {
 		return nil, err
 	}
@@ -213,20 +213,19 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 		return nil, err
 	}
-	res := &Result{Run: runID, RunDir: r.Dir, StateDir: stateDir, Engine: p.eng.Name, Images: map[string]*Image{}, Order: p.services}
+	res := &Result{Run: runID, RunDir: r.Dir, StateDir: stateDir, Engine: p.engine.Name, Images: map[string]*Image{}, Order: p.services}
 	for _, s := range p.services {
-		img := &Image{Service: s, Ref: p.refs[s].String(), Tag: p.refs[s].Tag, Status: "queued", Log: r.LogPath(s)}
+		img := &Image{Service: s, Ref: p.refs[s].String(), Tag: p.refs[s].Tag, Status: run.Queued, Log: r.LogPath(s)}
 		res.Images[s] = img
 		rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Queued, Ref: img.Ref})
 	}
-	_ = r.Update(func(rec *run.Record) {
-		for s, img := range res.Images {
-			rec.Services[s] = &run.Service{Image: img.Ref, Tag: img.Tag, Status: img.Status, Log: img.Log, Borrowed: img.Borrowed}
-		}
-	})
+	rc := &recorder{run: r}
+	for _, s := range p.services {
+		rc.save(res.Images[s])
+	}
 
-	rn := &runner{plan: p, o: o, run: r, rep: rep, runID: runID, now: now, loadCtx: ctx,
-		builder: &build.Builder{Engine: p.eng, TempDir: r.Dir}, hasher: inputs.NewHasher()}
+	rn := &runner{plan: p, o: o, rec: rc, rep: rep, runID: runID, now: now, loadCtx: ctx,
+		builder: &build.Builder{Engine: p.engine, TempDir: r.Dir}, hasher: inputs.NewHasher()}
 	sl, err := buildSlots(o)
 	if err != nil {
 		return nil, err
@@ -253,44 +252,23 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	failed := false
 	for s, oc := range outcomes {
 		img := res.Images[s]
-		switch oc.Status {
-		case schedule.Done:
-			if img.Status != "reused" {
-				img.Status = "built"
-			}
-		case schedule.Failed:
-			img.Status, img.Err, failed = "failed", oc.Err, true
-		case schedule.Skipped:
-			img.Status, img.Err = "skipped", oc.Err
-		default:
-			img.Status, img.Err = "cancelled", oc.Err
+		img.settle(oc)
+		if img.Status == run.Failed {
+			failed = true
 		}
-		if img.Status == "built" || img.Status == "reused" {
-			if img.Err != nil { // its push or load failed
-				img.Status, failed = "failed", true
-			} else if img.Kind != nil && img.Kind.Err != nil {
-				img.Status, img.Err, failed = "failed", img.Kind.Err, true
-			}
-		}
-		if img.Status != "built" && img.Status != "reused" && img.Status != "failed" {
+		if !img.Status.Produced() && img.Status != run.Failed {
 			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.State(img.Status)})
 		}
 	}
-	state := "done"
+	state := run.Done
 	switch {
 	case ctx.Err() != nil:
-		state = "interrupted"
+		state = run.Interrupted
 	case failed:
-		state = "failed"
+		state = run.RunFailed
 	}
-	end := time.Now()
-	if err := r.Update(func(rec *run.Record) {
-		rec.State, rec.Ended = state, &end
-		for s, img := range res.Images {
-			img.fill(rec.Services[s])
-		}
-	}); err != nil {
-		return res, err
+	if err := rc.finish(state, res.Images); err != nil {
+		return res, fmt.Errorf("run %s: saving its record: %w", runID, err)
 	}
 	res.Metadata = r.Snapshot()
 	switch {
@@ -306,6 +284,30 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// settle gives img its final status from how its task ended and how its
+// delivery went: a push or load that failed fails the service.
+func (img *Image) settle(oc schedule.Outcome) {
+	switch oc.Status {
+	case schedule.Done:
+		if img.Status != run.Reused {
+			img.Status = run.Built
+		}
+	case schedule.Failed:
+		img.Status, img.Err = run.Failed, oc.Err
+	case schedule.Skipped:
+		img.Status, img.Err = run.Skipped, oc.Err
+	default:
+		img.Status, img.Err = run.Cancelled, oc.Err
+	}
+	if img.Status.Produced() {
+		if img.Err != nil { // its push or load failed
+			img.Status = run.Failed
+		} else if img.Kind != nil && img.Kind.Err != nil {
+			img.Status, img.Err = run.Failed, img.Kind.Err
+		}
+	}
+}
+
 // cleanupEngine untags from the engine each image that reached every node;
 // one whose load failed stays, so nothing is lost.
 func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
@@ -317,35 +319,6 @@ func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
 		}
 		if err := p.eng.Untag(ctx, img.Ref); err == nil {
 			img.CleanedUp = true
-		}
-	}
-}
-
-// fill copies what is known of img into its record entry.
-func (img *Image) fill(rs *run.Service) {
-	rs.Image, rs.Tag, rs.Pushed = img.Ref, img.Tag, img.Pushed
-	rs.ID, rs.DurationMS, rs.CleanedUp, rs.Borrowed = img.ID, img.Duration.Milliseconds(), img.CleanedUp, img.Borrowed
-	if !img.Tagged.IsZero() {
-		t := img.Tagged
-		rs.Tagged = &t
-	}
-	if !img.Started.IsZero() {
-		t := img.Started
-		rs.Started = &t
-	}
-	if img.Status != "" && img.Status != "queued" {
-		rs.Status = img.Status
-	}
-	if img.Err != nil {
-		rs.Error = img.Err.Error()
-	}
-	if l := img.Kind; l != nil {
-		rs.Kind = &run.KindLoad{Cluster: l.Cluster, Nodes: map[string]string{}, DurationMS: l.Duration.Milliseconds()}
-		for n, a := range l.Nodes {
-			rs.Kind.Nodes[n] = string(a)
-		}
-		if l.Err != nil {
-			rs.Status, rs.Error = "failed", l.Err.Error()
 		}
 	}
 }

@@ -93,6 +93,12 @@ func Clean(ctx context.Context, o CleanOptions) (*Removal, error) {
 	}
 	more, _ := findClusters(ctx, recorded, false)
 	clusters = append(clusters, more...)
+	return clean(ctx, eng, clusters, recs, id, o.DryRun)
+}
+
+// clean removes, from the engine and the clusters' nodes, every name run id
+// owns (see ownedBy).
+func clean(ctx context.Context, eng engine.Client, clusters []*kind.Cluster, recs []run.Record, id string, dry bool) (*Removal, error) {
 	copies, err := inventory(ctx, eng, clusters, recs)
 	if err != nil {
 		return nil, err
@@ -103,7 +109,7 @@ func Clean(ctx context.Context, o CleanOptions) (*Removal, error) {
 			targets = append(targets, c)
 		}
 	}
-	return apply(ctx, eng, id, targets, o.DryRun)
+	return apply(ctx, eng, id, targets, dry)
 }
 
 // ownedBy reports whether run id may remove copy c: the run's record is the
@@ -158,6 +164,13 @@ func Prune(ctx context.Context, o PruneOptions) (*Removal, error) {
 	if err != nil {
 		return nil, err
 	}
+	return prune(ctx, eng, clusters, o, user)
+}
+
+// prune is Prune once the engine and clusters are found: user's (or, with
+// AllUsers, everyone's) names older than the limit, then the run folders
+// and reservations nothing is left of.
+func prune(ctx context.Context, eng engine.Client, clusters []*kind.Cluster, o PruneOptions, user string) (*Removal, error) {
 	stateDir := orState(o.StateDir)
 	recs, err := run.Records(stateDir)
 	if err != nil {
@@ -286,7 +299,7 @@ func List(ctx context.Context, engineName string, clusterNames []string, stateDi
 	return copies, err
 }
 
-func apply(ctx context.Context, eng *engine.Engine, runID string, targets []Copy, dry bool) (*Removal, error) {
+func apply(ctx context.Context, eng engine.Client, runID string, targets []Copy, dry bool) (*Removal, error) {
 	r := &Removal{Run: runID, DryRun: dry}
 	var doomed []Copy
 	for _, c := range targets {

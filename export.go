@@ -102,7 +102,7 @@ func newestRunImages(configPath string) ([]string, error) {
 		}
 		var out []string
 		for _, s := range SortedServices(r.Services) {
-			if st := r.Services[s].Status; st == "built" || st == "reused" {
+			if r.Services[s].Status.Produced() {
 				out = append(out, r.Services[s].Image)
 			}
 		}

@@ -49,7 +49,7 @@ type Copy struct {
 // built (the image's own dev.slipway.ref label, or a name a run record
 // says it gave that image). Foreign names of the same image are never
 // listed, nor names a run only borrowed.
-func inventory(ctx context.Context, eng *engine.Engine, clusters []*kind.Cluster, recs []run.Record) ([]Copy, error) {
+func inventory(ctx context.Context, eng engine.Client, clusters []*kind.Cluster, recs []run.Record) ([]Copy, error) {
 	owners := run.Owners(recs)
 	ours := func(ref, id string, labels map[string]string) bool {
 		if labels[LabelUser] == "" {
@@ -127,7 +127,7 @@ func inventory(ctx context.Context, eng *engine.Engine, clusters []*kind.Cluster
 }
 
 // remove untags copies, grouped by place, and returns what it removed.
-func remove(ctx context.Context, eng *engine.Engine, copies []Copy) ([]Copy, error) {
+func remove(ctx context.Context, eng engine.Client, copies []Copy) ([]Copy, error) {
 	byPlace := map[string][]Copy{}
 	for _, c := range copies {
 		byPlace[c.Place] = append(byPlace[c.Place], c)

@@ -70,7 +70,7 @@ func Load(ctx context.Context, o LoadOptions, refs ...string) (map[string]*Loade
 	return out, err
 }
 
-func loadOne(ctx context.Context, c *kind.Cluster, eng *engine.Engine, img kind.Image) *Loaded {
+func loadOne(ctx context.Context, c *kind.Cluster, eng engine.Client, img kind.Image) *Loaded {
 	start := time.Now()
 	if img.Layers == nil {
 		if im, err := eng.Inspect(ctx, img.Ref); err == nil {
@@ -161,7 +161,7 @@ func latestBuilt(stateDir, project, service string) (ref, engine string, err err
 		return "", "", err
 	}
 	for _, r := range recs {
-		if s := r.Services[service]; r.Project == project && s != nil && (s.Status == "built" || s.Status == "reused") {
+		if s := r.Services[service]; r.Project == project && s != nil && s.Status.Produced() {
 			return s.Image, r.Engine, nil
 		}
 	}

@@ -35,7 +35,10 @@ func (r Ref) String() string { return r.Name + ":" + r.Tag }
 type plan struct {
 	cfg      *config.Config
 	services []string
-	eng      *engine.Engine
+	// eng is the image store the rules ask (a fake in unit tests);
+	// engine is the detected engine itself, for building.
+	eng      engine.Client
+	engine   *engine.Engine
 	git      tag.Git
 	user     string
 	source   string
@@ -120,7 +123,7 @@ func prepare(ctx context.Context, o Options, needEngine bool) (*plan, error) {
 			}
 			return nil, usage(err)
 		}
-		p.eng = eng
+		p.eng, p.engine = eng, eng
 		eng.DetectBuildx(ctx)
 		if err := p.checkBuilder(ctx); err != nil {
 			return nil, err
@@ -176,10 +179,10 @@ func (p *plan) checkBuilder(ctx context.Context) error {
 	if p.builder == "" && len(p.platforms) == 0 {
 		return nil
 	}
-	if !p.eng.Buildx {
+	if !p.engine.Buildx {
 		return usagef("--builder and --platform need the docker buildx plugin")
 	}
-	have, err := p.eng.BuilderPlatforms(ctx, p.builder)
+	have, err := p.engine.BuilderPlatforms(ctx, p.builder)
 	if err != nil {
 		return usage(err)
 	}

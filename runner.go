@@ -24,7 +24,7 @@ import (
 type runner struct {
 	plan    *plan
 	o       Options
-	run     *run.Run
+	rec     *recorder // the one writer of the run record
 	rep     progress.Reporter
 	runID   string
 	now     time.Time
@@ -127,18 +127,18 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 
 // reused records img as an existing image under img.Ref, and loads it.
 func (rn *runner) reused(img *Image, id string, start time.Time) {
-	img.ID, img.Status, img.Started, img.Duration = id, "reused", start, time.Since(start)
+	img.ID, img.Status, img.Started, img.Duration = id, run.Reused, start, time.Since(start)
 	if !img.Borrowed {
 		img.Tagged = time.Now()
 	}
-	_ = rn.run.Update(func(rec *run.Record) { img.fill(rec.Services[img.Service]) })
+	rn.rec.save(img)
 	rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Reused, Ref: img.Ref})
 	rn.load(img)
 }
 
 // build runs img's build and, with a cluster, starts its load.
 func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) error {
-	o, r, rep := rn.o, rn.run, rn.rep
+	o, rep := rn.o, rn.rep
 	s := img.Service
 	// No sink may fail a build: a full disk under the run folder or a
 	// broken Options.Logs writer loses that copy of the log, not the image.
@@ -162,7 +162,8 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 	start := time.Now()
 	img.Started = start
 	rep.Event(progress.Event{Time: start, Service: s, State: progress.Building, Ref: img.Ref})
-	_ = r.Update(func(rec *run.Record) { rec.Services[s].Status = "building" })
+	img.Status = run.Building
+	rn.rec.save(img)
 	spec := rn.spec(img, all)
 	out, err := rn.builder.Build(ctx, build.Request{Service: s, Spec: spec, Log: build.NewSinks(sinks...), LogPath: img.Log})
 	img.Duration = time.Since(start)
@@ -176,12 +177,8 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 		}
 		return err
 	}
-	img.ID, img.Tagged = out.ID, time.Now()
-	_ = r.Update(func(rec *run.Record) {
-		rec.Services[s].ID, rec.Services[s].Status = out.ID, "built"
-		t := img.Tagged
-		rec.Services[s].Tagged = &t
-	})
+	img.ID, img.Tagged, img.Status = out.ID, time.Now(), run.Built
+	rn.rec.save(img)
 	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Built, Ref: img.Ref})
 	if rn.plan.push && !rn.plan.pushOnly() && rn.isDependency(s) {
 		// A dependent may build on a remote builder that pulls this image
@@ -233,7 +230,7 @@ func (rn *runner) load(img *Image) {
 		err := rn.deliver(img)
 		// Record now: a run killed later must still know where its images
 		// went, so that clean can reach them.
-		_ = rn.run.Update(func(rec *run.Record) { img.fill(rec.Services[img.Service]) })
+		rn.rec.save(img)
 		if err != nil {
 			rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Failed, Error: err.Error()})
 		}

@@ -142,7 +142,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 
 	sh := shared{Cluster: clusterName, Images: res.Refs(), Status: map[string]string{}, LogDir: logDir}
 	for svc, img := range res.Images {
-		sh.Status[svc] = img.Status
+		sh.Status[svc] = string(img.Status)
 	}
 	data, err := json.Marshal(sh)
 	Expect(err).NotTo(HaveOccurred())

@@ -22,7 +22,7 @@ func (r Record) Marshal(format string) ([]byte, error) {
 	case "bake":
 		m := map[string]map[string]string{}
 		for name, s := range r.Services {
-			if s.ID == "" || !produced(s.Status) {
+			if s.ID == "" || !s.Status.Produced() {
 				continue
 			}
 			m[name] = map[string]string{
@@ -51,7 +51,7 @@ func (r Record) Marshal(format string) ([]byte, error) {
 		sort.Strings(names)
 		for _, n := range names {
 			s := r.Services[n]
-			if s.ID == "" || !produced(s.Status) {
+			if s.ID == "" || !s.Status.Produced() {
 				continue
 			}
 			tag := s.Image
@@ -68,4 +68,3 @@ func (r Record) Marshal(format string) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-func produced(status string) bool { return status == "built" || status == "reused" }

@@ -42,7 +42,7 @@ type Service struct {
 	Image      string `json:"image"`
 	Tag        string `json:"tag"`
 	ID         string `json:"id,omitempty"`
-	Status     string `json:"status"`
+	Status     Status `json:"status"`
 	DurationMS int64  `json:"duration_ms"`
 	// Started is when the build got its slot and began.
 	Started *time.Time `json:"started,omitempty"`
@@ -79,7 +79,7 @@ type Record struct {
 	Engine   string              `json:"engine"`
 	Started  time.Time           `json:"started"`
 	Ended    *time.Time          `json:"ended,omitempty"`
-	State    string              `json:"state"` // running, done, failed, interrupted
+	State    State               `json:"state"`
 	Services map[string]*Service `json:"services"`
 }
 
@@ -101,7 +101,7 @@ func Start(stateDir string, rec Record) (*Run, error) {
 	if rec.Services == nil {
 		rec.Services = map[string]*Service{}
 	}
-	rec.State = "running"
+	rec.State = Running
 	unlock, ok, err := TryLock(dir)
 	if err != nil {
 		return nil, err

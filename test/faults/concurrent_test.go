@@ -108,7 +108,7 @@ func TestHundredRunsInOneSecond(t *testing.T) {
 			}
 			continue
 		}
-		statuses[s.Status]++
+		statuses[string(s.Status)]++
 		if f := strings.Split(s.Tag, "-"); len(f) >= 4 {
 			seconds[f[3]]++
 		}

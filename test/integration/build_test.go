@@ -125,7 +125,7 @@ func TestKeepGoingReportsEveryFailure(t *testing.T) {
 	}
 	want := map[string]string{"bad1": "failed", "bad2": "failed", "good": "built"}
 	for s, st := range want {
-		if got := res.Meta.Services[s].Status; got != st {
+		if got := res.Meta.Services[s].Status; string(got) != st {
 			t.Errorf("%s: %s, want %s", s, got, st)
 		}
 	}

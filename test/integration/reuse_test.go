@@ -40,7 +40,7 @@ func TestReuseRebuildsExactlyWhatChanged(t *testing.T) {
 		}
 		out := map[string]string{}
 		for s, m := range res.Meta.Services {
-			out[s] = m.Status
+			out[s] = string(m.Status)
 			if m.Status == "reused" {
 				if _, err := os.Stat(m.Log); err == nil {
 					t.Errorf("%s reused but a build log exists: a build process ran", s)
