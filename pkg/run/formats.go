@@ -67,4 +67,3 @@ func (r Record) Marshal(format string) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	return append(b, '\n'), err
 }
-
