@@ -70,7 +70,17 @@ func TestHostSlotsAcrossHolders(t *testing.T) {
 
 func TestAdaptiveFillsIdleCPU(t *testing.T) {
 	// Sleeping work leaves the CPU idle, so more than Base run at once.
-	a := &Adaptive{Base: 1, Max: 4, Poll: 20 * time.Millisecond}
+	// An idle machine, whatever this one is doing: the counters advance
+	// with every sample and the idle share stays at 90%.
+	var mu sync.Mutex
+	var n uint64
+	idle := func() (cpuSample, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return cpuSample{idle: 90 * n, total: 100 * n}, true
+	}
+	a := &Adaptive{Base: 1, Max: 4, Poll: 20 * time.Millisecond, sample: idle}
 	if p := peak(t, a, 4, func() { time.Sleep(400 * time.Millisecond) }); p < 2 || p > 4 {
 		t.Fatalf("peak %d, want more than Base and at most Max", p)
 	}
