@@ -15,6 +15,9 @@ import (
 // work, or fail with an error that names the bad file; the good run's images
 // are neither lost nor left unlisted.
 func TestCorruptRecord(t *testing.T) {
+	// Mostly waiting (or on its own daemon): it runs beside the other
+	// light scenarios, not beside the CPU-bound ones, which are serial.
+	t.Parallel()
 	fig := newFigure(t, "corrupt-run.json")
 	cluster, nodes := kindNodes(t, "", 0)
 	r := newRepo(t, map[string]string{"svc": okWith("corrupt")}, "")

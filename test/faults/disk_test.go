@@ -86,6 +86,9 @@ func untracked(t *testing.T, state, project string) []string {
 // or succeeds without its logs; it never reports "status -1", and it leaves
 // no half state (an image no record names, a temp file).
 func TestFullDiskUnderState(t *testing.T) {
+	// Mostly waiting (or on its own daemon): it runs beside the other
+	// light scenarios, not beside the CPU-bound ones, which are serial.
+	t.Parallel()
 	fig := newFigure(t, "full-disk-under-state")
 	noisy := "FROM " + BaseImage + "\nRUN for i in $(seq 1 30000); do echo \"line $i of a long build log that fills the state disk\"; done && echo ok > /msg\n"
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

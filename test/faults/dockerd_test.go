@@ -115,6 +115,9 @@ func startMarked(t *testing.T, cmd *exec.Cmd, mark string) func() result {
 // ref that is incomplete (in the engine or on a node), lose nothing that
 // was there before, and after the daemon restarts the next run must work.
 func TestDockerdKilled(t *testing.T) {
+	// Mostly waiting (or on its own daemon): it runs beside the other
+	// light scenarios, not beside the CPU-bound ones, which are serial.
+	t.Parallel()
 	fig := newFigure(t, "dockerd-killed")
 	t0 := time.Now()
 	d := startDockerd2(t, BaseImage, NodeImage)

@@ -50,6 +50,9 @@ func buildCalls(logFile string) []string {
 // and 1 MB names must each end in a clear one-line error with exit 2, with
 // no image made and no build started.
 func TestHostileConfigs(t *testing.T) {
+	// Mostly waiting (or on its own daemon): it runs beside the other
+	// light scenarios, not beside the CPU-bound ones, which are serial.
+	t.Parallel()
 	fig := newFigure(t, "hostile-configs")
 	df := okWith("hostile")
 

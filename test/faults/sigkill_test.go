@@ -66,6 +66,9 @@ func onlyRun(state string) string {
 // `clean --run` then removes every image the run made and nothing else:
 // another user's image of the same service and a foreign image stay.
 func TestSIGKILLThenClean(t *testing.T) {
+	// Mostly waiting (or on its own daemon): it runs beside the other
+	// light scenarios, not beside the CPU-bound ones, which are serial.
+	t.Parallel()
 	fig := newFigure(t, "sigkill-then-clean")
 	r := newRepo(t, map[string]string{
 		"quick": okWith("quick"),

@@ -78,7 +78,7 @@ func TestUsersShareHost(t *testing.T) {
 	}
 	cluster, nodes := kindNodes(t, "", 0)
 	r := newRepo(t, map[string]string{
-		"svc": "FROM " + BaseImage + "\nARG WHO\nRUN sleep 2 && echo $WHO > /msg\nCMD [\"cat\", \"/msg\"]\n",
+		"svc": "FROM " + BaseImage + "\nARG WHO\nRUN sleep 1 && echo $WHO > /msg\nCMD [\"cat\", \"/msg\"]\n",
 	}, "")
 	// Every user's state folder, owned by that user; host slots in a fresh
 	// shared folder (as in /tmp) so only this test's runs count.
