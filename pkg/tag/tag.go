@@ -15,6 +15,8 @@ import (
 	"text/template"
 	"time"
 	"unicode/utf8"
+
+	"github.com/distribution/reference"
 )
 
 // DefaultTemplate gives the {service}-{user}-{gitshort}-{unix} shape teams
@@ -27,7 +29,10 @@ const DefaultDirtyMarker = "-dirty"
 // MaxLen is the longest tag the OCI distribution grammar allows.
 const MaxLen = 128
 
-var validRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+// validRE is the distribution grammar's tag rule, [\w][\w.-]{0,127},
+// anchored: the same one the engines and registries apply, taken from
+// there rather than repeated.
+var validRE = regexp.MustCompile(`^(?:` + reference.TagRegexp.String() + `)$`)
 
 // Vars are the values a tag template can use.
 type Vars struct {

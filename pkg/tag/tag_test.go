@@ -5,9 +5,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/distribution/reference"
 )
 
-var grammar = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+// validTag asks the distribution library itself, not a copy of its
+// grammar, whether s is a valid tag.
+func validTag(s string) bool {
+	named, err := reference.ParseNormalizedNamed("example.com/p/svc")
+	if err != nil {
+		panic(err)
+	}
+	_, err = reference.WithTag(named, s)
+	return err == nil
+}
 
 func TestRender(t *testing.T) {
 	clean := Git{Commit: "abc123f0123456789", Branch: "main"}
@@ -38,7 +49,7 @@ func TestRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !grammar.MatchString(got) {
+			if !validTag(got) {
 				t.Fatalf("%q does not match the OCI tag grammar", got)
 			}
 			if c.want != "" && got != c.want {
@@ -79,7 +90,7 @@ func TestUserSanitised(t *testing.T) {
 		t.Fatalf("a valid name changed: got %q", u)
 	}
 	t.Setenv("USER", "")
-	if u := CurrentUser(); !grammar.MatchString(u) {
+	if u := CurrentUser(); !validTag(u) {
 		t.Fatalf("OS user %q not in the tag alphabet", u)
 	}
 }
@@ -97,7 +108,7 @@ func TestOwnerLossless(t *testing.T) {
 	owners := map[string]string{}
 	for _, n := range names {
 		o := Owner(n)
-		if !grammar.MatchString(o) || len(o) > MaxUserLen || strings.ToLower(o) != o || strings.HasPrefix(o, "-") || strings.HasPrefix(o, ".") {
+		if !validTag(o) || len(o) > MaxUserLen || strings.ToLower(o) != o || strings.HasPrefix(o, "-") || strings.HasPrefix(o, ".") {
 			t.Errorf("Owner(%q) = %q: not a short lower-case tag part", n, o)
 		}
 		same := strings.EqualFold(n, "jörg") && strings.EqualFold(owners[o], "jörg")
@@ -126,7 +137,7 @@ func FuzzOwnerLossless(f *testing.F) {
 	f.Add("a-0123abcd", "a")
 	f.Fuzz(func(t *testing.T, a, b string) {
 		oa, ob := Owner(a), Owner(b)
-		if !grammar.MatchString(oa) || len(oa) > MaxUserLen {
+		if !validTag(oa) || len(oa) > MaxUserLen {
 			t.Fatalf("Owner(%q) = %q", a, oa)
 		}
 		if oa == ob && strings.ToLower(a) != strings.ToLower(b) && asciiLower(a) != asciiLower(b) && a != "" && b != "" {
@@ -144,13 +155,27 @@ func TestTemplateErrors(t *testing.T) {
 	}
 }
 
+// Validate accepts exactly the tags the distribution library accepts, and
+// keeps its own messages.
+func FuzzValidateMatchesReference(f *testing.F) {
+	for _, s := range []string{"", "latest", "v1.2.3", "_x", ".hidden", "-x", "a:b", "x/y", "ümlaut", "a\n", strings.Repeat("a", 128), strings.Repeat("a", 129)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := Validate(s)
+		if (err == nil) != validTag(s) {
+			t.Fatalf("Validate(%q) = %v, but the distribution grammar says valid=%v", s, err, validTag(s))
+		}
+	})
+}
+
 func FuzzFitAlwaysValid(f *testing.F) {
 	for _, s := range []string{"", "-", ".", "a/b:c", strings.Repeat("é", 100), "notification-jordi-abc123f-1734278400"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := Fit(s)
-		if !grammar.MatchString(got) {
+		if !validTag(got) {
 			t.Fatalf("Fit(%q) = %q, not a valid tag", s, got)
 		}
 		if Validate(got) != nil {
@@ -168,7 +193,7 @@ func FuzzRenderAlwaysValid(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !grammar.MatchString(got) {
+		if !validTag(got) {
 			t.Fatalf("Render gave invalid tag %q", got)
 		}
 	})
