@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	units "github.com/docker/go-units"
+
 	"github.com/slipway-dev/slipway"
 )
 
@@ -41,12 +43,7 @@ func PrintCopies(w io.Writer, cs []slipway.Copy) {
 	totals := map[string]*total{}
 	var order []string
 	for _, c := range cs {
-		age := "-"
-		// The name's age, as prune counts it.
-		if !c.Tagged.IsZero() {
-			age = time.Since(c.Tagged).Round(time.Second).String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Place, c.Service, c.User, c.Run, age, human(c.Size), c.Ref)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Place, c.Service, c.User, c.Run, age(c.Tagged, time.Now()), human(c.Size), c.Ref)
 		t := totals[c.Place]
 		if t == nil {
 			t = &total{}
@@ -62,15 +59,16 @@ func PrintCopies(w io.Writer, cs []slipway.Copy) {
 	}
 }
 
+// age is how long ago the image got its name, as prune counts it, in
+// docker's words ("3 days"); "-" when that is not known.
+func age(tagged, now time.Time) string {
+	if tagged.IsZero() {
+		return "-"
+	}
+	return units.HumanDuration(now.Sub(tagged))
+}
+
+// human is a size in binary units, as `docker images` prints it ("117.7MiB").
 func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return units.BytesSize(float64(n))
 }
