@@ -89,12 +89,15 @@ func TestOracleReuseMatchesBuildKit(t *testing.T) {
 			what = f.mutate()
 		}
 		f.writeConfig()
-		res := f.r.slipway(ctx, nil, "build", "--progress", "quiet")
+		// The oracle asks Docker's BuildKit: slipway must build there too,
+		// even while dockerd restarts (auto-detection would take Podman).
+		res := f.r.slipway(ctx, nil, "build", "--engine", "docker", "--progress", "quiet")
 		if res.Code != 0 {
 			// An engine overwhelmed by a busy machine can time out; a
 			// second failure is a real one.
 			t.Logf("step %d (%s): slipway build exited %d, retrying once\n%s", step, what, res.Code, res.Stderr)
-			res = f.r.slipway(ctx, nil, "build", "--progress", "quiet")
+			time.Sleep(5 * time.Second)
+			res = f.r.slipway(ctx, nil, "build", "--engine", "docker", "--progress", "quiet")
 		}
 		if res.Code != 0 {
 			t.Fatalf("step %d (%s): slipway build exited %d\n%s", step, what, res.Code, res.Stderr)
@@ -138,6 +141,7 @@ func TestOracleReuseMatchesBuildKit(t *testing.T) {
 			uncached, images, err := f.oracle(ctx, reusedNow)
 			if err != nil {
 				t.Logf("step %d: oracle build of %v failed, retrying once: %v", step, reusedNow, err)
+				time.Sleep(5 * time.Second)
 				uncached, images, err = f.oracle(ctx, reusedNow)
 			}
 			if err != nil {
