@@ -98,9 +98,9 @@ func TestHostileConfigs(t *testing.T) {
 			}
 			if len(msg) > len(path)+maxMsgLen+16 {
 				t.Fatalf("error is %d bytes long", len(msg))
+			}
 			// A bound for "never hangs", not a speed goal: under -race on a
 			// busy 2-core machine the largest cases take several seconds.
-			}
 			if took > 60*time.Second {
 				t.Fatalf("took %v", took)
 			}
