@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/inventory"
 	"github.com/slipway-dev/slipway/pkg/config"
 	"github.com/slipway-dev/slipway/pkg/engine/enginefake"
 	"github.com/slipway-dev/slipway/pkg/inputs"
@@ -266,7 +267,7 @@ func (f *fixture) clean(id string) []string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	rm, err := clean(context.Background(), f.eng, nil, recs, id, false)
+	rm, err := inventory.Clean(context.Background(), f.eng, nil, recs, id, false)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -347,7 +348,7 @@ func TestPruneAgesNamesByTaggingAndSparesLiveRuns(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	rm, err := prune(context.Background(), f.eng, nil, PruneOptions{OlderThan: time.Hour, StateDir: f.state}, me)
+	rm, err := inventory.Prune(context.Background(), f.eng, nil, f.state, inventory.Policy{OlderThan: time.Hour, User: me})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +367,7 @@ func TestPruneAgesNamesByTaggingAndSparesLiveRuns(t *testing.T) {
 	}
 	// --keep 1 keeps the newest name of the service.
 	live.Close()
-	rm, err = prune(context.Background(), f.eng, nil, PruneOptions{OlderThan: 0, Keep: 1, StateDir: f.state}, me)
+	rm, err = inventory.Prune(context.Background(), f.eng, nil, f.state, inventory.Policy{OlderThan: 0, Keep: 1, User: me})
 	if err != nil || len(rm.Removed) != 1 || rm.Removed[0].Ref != "localhost/demo-api:live" {
 		t.Fatalf("--keep 1 removed %v (%v)", rm.Removed, err)
 	}

@@ -18,7 +18,7 @@ func New(s cli.Streams, _ *cli.Globals) *cobra.Command {
 		Short:   "List slipway's images by service, user, run, age and size, with totals",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cs, err := slipway.List(cmd.Context(), engineName, clusters, "")
+			cs, err := slipway.List(cmd.Context(), slipway.ListOptions{Engine: engineName, Clusters: clusters})
 			cli.PrintCopies(s.Out, cs)
 			return err
 		},
