@@ -2,335 +2,61 @@ package slipway
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"maps"
-	"os"
-	"runtime"
 	"slices"
-	"strconv"
-	"strings"
-	"time"
 
-	"github.com/slipway-dev/slipway/pkg/build"
-	"github.com/slipway-dev/slipway/pkg/inputs"
-	"github.com/slipway-dev/slipway/pkg/progress"
-	"github.com/slipway-dev/slipway/pkg/run"
-	"github.com/slipway-dev/slipway/pkg/schedule"
-	"github.com/slipway-dev/slipway/pkg/slots"
+	"github.com/slipway-dev/slipway/internal/clusters"
+	"github.com/slipway-dev/slipway/internal/labels"
+	"github.com/slipway-dev/slipway/internal/pipeline"
+	"github.com/slipway-dev/slipway/internal/plan"
 )
 
-// Options says what to build and how.
-type Options struct {
-	// Config is slipway.yaml, or a folder to search upward from; "" means the
-	// working directory.
-	Config string
-	// Services are service or group names; none means every service.
-	Services []string
-	// Tag overrides the tag of every image (then IMAGE_TAG, then the config).
-	Tag string
-	// Jobs bounds concurrent builds: 0 means adaptive (the CPUs, more
-	// while the CPU idles, fewer when memory is short), <0 no limit.
-	Jobs int
-	// HostJobs bounds builds across every slipway process on the machine;
-	// 0 means $SLIPWAY_HOST_JOBS, or no host bound.
-	HostJobs int
-	// KeepGoing builds all it can after a failure instead of cancelling.
-	KeepGoing bool
-	// Timeout bounds each build; 0 means none.
-	Timeout time.Duration
-	// Engine is "docker", "podman" or "" to detect.
-	Engine string
-	// NoCache forces every build step to run.
-	NoCache bool
-	// Reporter receives progress events; nil discards them.
-	Reporter progress.Reporter
-	// Logs, if set, returns an extra writer for a service's build log
-	// (the full log always goes to the run folder too).
-	Logs func(service string) io.Writer
-	// StateDir holds run folders; "" means run.StateDir().
-	StateDir string
-	// Kind, if set, loads each image into a Kind cluster as soon as its
-	// build finishes, while the other builds go on.
-	Kind *KindOptions
-	// ReuseTag, if set, uses an existing image of this tag for each service
-	// instead of building it (CI: build once, reuse in later jobs); a
-	// service without one is built as usual.
-	ReuseTag string
-	// Push sends each image to the registry its name points at, while the
-	// other builds go on. Credentials come from the engine's login store.
-	Push bool
-	// Registry, if set, moves every image name to this registry host.
-	Registry string
-	// Platforms builds each image for these platforms (more than one needs Push).
-	Platforms []string
-	// Builder is a named buildx builder, e.g. a remote BuildKit daemon.
-	Builder string
-	// Shard "i/n" builds only the i-th of n disjoint parts of the services
-	// (a service and what it depends on stay together), for CI fan-out.
-	Shard string
-	// Cleanup removes this run's images from the local engine once they
-	// are in every Kind node (as the old script's --cleanup did).
-	Cleanup bool
-}
+// Options says what to build and how (see internal/pipeline for every
+// field): which services, tags, concurrency, engine, and where images go.
+type Options = pipeline.Options
 
-// Image is one service's outcome.
-type Image struct {
-	Service string
-	Ref     string // repository:tag
-	Tag     string
-	ID      string
-	Status  run.Status
-	// Inputs is the digest of what the build can see (see package inputs).
-	Inputs   string
-	Started  time.Time
-	Duration time.Duration
-	Err      error
-	Log      string // the full build log
-	// Kind says what loading did on each node, when Options.Kind is set.
-	Kind *Loaded
-	// CleanedUp is set when Options.Cleanup removed the engine's copy.
-	CleanedUp bool
-	// Pushed is the registry digest, when Options.Push sent it.
-	Pushed string
-	// Borrowed is set when Ref names an existing image this run did not
-	// tag (Options.ReuseTag): cleanup never removes it.
-	Borrowed bool
-	// Tagged is when this run gave the image its name.
-	Tagged time.Time
-}
+// Image is one service's outcome: its reference, ID, status, log, and
+// where it was loaded or pushed.
+type Image = pipeline.Image
 
-// Result is what a run made, by service.
-type Result struct {
-	Run      string
-	RunDir   string
-	StateDir string
-	Engine   string
-	Images   map[string]*Image
-	// Order lists the services in config order.
-	Order []string
-	// Metadata is the run record: the --metadata-file content.
-	Metadata run.Record
-}
+// Result is what a run made, by service, with its run record.
+type Result = pipeline.Result
 
-// Refs maps each built service to its image reference.
-func (r *Result) Refs() map[string]string {
-	m := map[string]string{}
-	for s, img := range r.Images {
-		if img.Status.Produced() {
-			m[s] = img.Ref
-		}
-	}
-	return m
-}
+// KindOptions says which Kind cluster, and which of its nodes, get images.
+type KindOptions = clusters.KindOptions
 
-// Failures lists the failed services' errors in config order.
-func (r *Result) Failures() []*Image {
-	var out []*Image
-	for _, s := range r.Order {
-		if img := r.Images[s]; img.Status == run.Failed {
-			out = append(out, img)
-		}
-	}
-	return out
-}
+// Loaded is one image's load into a cluster.
+type Loaded = clusters.Loaded
 
-// DefaultJobs is the number of builds that always may run at once: the
-// CPUs, fewer when memory is short (a Go build can take ~1.5 GiB), so a
-// small CI runner is not pushed into the OOM killer.
-func DefaultJobs() int {
-	n := runtime.NumCPU()
-	if avail := slots.MemAvailable(); avail > 0 {
-		n = min(n, int(avail/perBuildMem))
-	}
-	return max(n, 1)
-}
+// Ref is an image reference split into its name and tag.
+type Ref = plan.Ref
 
-const perBuildMem = 1536 << 20
-
-// buildSlots turns the Jobs and HostJobs options into the bound the
-// scheduler uses.
-func buildSlots(o Options) (slots.Slots, error) {
-	var local slots.Slots
-	switch {
-	case o.Jobs > 0:
-		local = slots.NewFixed(o.Jobs)
-	case o.Jobs < 0:
-		local = slots.Unlimited{}
-	default:
-		// Default: the CPU bound, plus more builds while the CPU idles, so
-		// builds that mostly wait overlap instead of queueing.
-		base := DefaultJobs()
-		local = &slots.Adaptive{Base: base, Max: max(4*runtime.NumCPU(), 8), MinFreeMem: 2 * perBuildMem}
-	}
-	hostJobs := o.HostJobs
-	if hostJobs == 0 {
-		if v := os.Getenv("SLIPWAY_HOST_JOBS"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return nil, usagef("SLIPWAY_HOST_JOBS=%q: want a number of builds", v)
-			}
-			hostJobs = n
-		}
-	}
-	if hostJobs <= 0 {
-		return local, nil
-	}
-	return slots.Chain{local, slots.Host{Dir: slots.DefaultHostDir(), N: hostJobs}}, nil
-}
+// Label keys slipway sets on every image it makes.
+const (
+	LabelService = labels.Service
+	LabelUser    = labels.User
+	LabelRun     = labels.Run
+	LabelProject = labels.Project
+	LabelCreated = labels.Created
+	LabelRef     = labels.Ref
+	LabelInputs  = labels.Inputs
+)
 
 // Build builds the selected services and returns every outcome. Bad input
 // returns a *UsageError before anything is built; failed builds return the
 // Result and an error wrapping ErrBuildFailed; cancellation returns ctx's error.
-func Build(ctx context.Context, o Options) (*Result, error) {
-	p, err := prepare(ctx, o, true)
-	if err != nil {
-		return nil, err
-	}
-	rep := o.Reporter
-	if rep == nil {
-		rep = progress.Nop{}
-	}
-	stateDir := o.StateDir
-	if stateDir == "" {
-		stateDir = run.StateDir()
-	}
-	now := time.Now()
-	runID := run.NewID(now)
-	// The run exists (and holds its lock) before it claims any tag, so a
-	// claim is only ever held by a live run: see run.Reserve.
-	r, err := run.Start(stateDir, run.Record{Run: runID, Project: p.cfg.Project, User: p.user, Engine: p.engine.Name, Started: now})
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	if err := p.assignRefs(ctx, stateDir, runID, now); err != nil {
-		// Nothing was made: leave no run behind.
-		r.Close()
-		_ = run.Remove(stateDir, runID)
-		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
-		}
-		return nil, err
-	}
-	res := &Result{Run: runID, RunDir: r.Dir, StateDir: stateDir, Engine: p.engine.Name, Images: map[string]*Image{}, Order: p.services}
-	for _, s := range p.services {
-		img := &Image{Service: s, Ref: p.refs[s].String(), Tag: p.refs[s].Tag, Status: run.Queued, Log: r.LogPath(s)}
-		res.Images[s] = img
-		rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Queued, Ref: img.Ref})
-	}
-	rc := &recorder{run: r}
-	for _, s := range p.services {
-		rc.save(res.Images[s])
-	}
+func Build(ctx context.Context, o Options) (*Result, error) { return pipeline.Build(ctx, o) }
 
-	rn := &runner{plan: p, o: o, rec: rc, rep: rep, runID: runID, now: now, loadCtx: ctx,
-		builder: &build.Builder{Engine: p.engine, TempDir: r.Dir}, hasher: inputs.NewHasher()}
-	sl, err := buildSlots(o)
-	if err != nil {
-		return nil, err
-	}
-	p.loads.SetLimit(DefaultJobs())
-	tasks := make([]schedule.Task, 0, len(p.services))
-	for _, s := range p.services {
-		tasks = append(tasks, schedule.Task{
-			Name: s,
-			Deps: p.cfg.Services[s].DependsOn,
-			Pre:  func(ctx context.Context) (bool, error) { return rn.reuse(ctx, res.Images[s], res.Images) },
-			Run:  func(ctx context.Context) error { return rn.build(ctx, res.Images[s], res.Images) },
-		})
-	}
-	outcomes := schedule.Run(ctx, tasks, schedule.Options{Slots: sl, KeepGoing: o.KeepGoing,
-		Waiting: func(s string) {
-			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Waiting})
-		}})
-	_ = p.loads.Wait() // load errors are in each image's Kind
-	if o.Cleanup {
-		p.cleanupEngine(ctx, res)
-	}
+// Tags returns the references a build with o would produce, without
+// reserving them or asking the engine.
+func Tags(ctx context.Context, o Options) (map[string]string, error) { return pipeline.Tags(ctx, o) }
 
-	failed := false
-	for s, oc := range outcomes {
-		img := res.Images[s]
-		img.settle(oc)
-		if img.Status == run.Failed {
-			failed = true
-		}
-		if !img.Status.Produced() && img.Status != run.Failed {
-			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.State(img.Status)})
-		}
-	}
-	state := run.Done
-	switch {
-	case ctx.Err() != nil:
-		state = run.Interrupted
-	case failed:
-		state = run.RunFailed
-	}
-	if err := rc.finish(state, res.Images); err != nil {
-		return res, fmt.Errorf("run %s: saving its record: %w", runID, err)
-	}
-	res.Metadata = r.Snapshot()
-	switch {
-	case ctx.Err() != nil:
-		return res, fmt.Errorf("run %s: %w", runID, context.Cause(ctx))
-	case failed:
-		names := []string{}
-		for _, f := range res.Failures() {
-			names = append(names, f.Service)
-		}
-		return res, fmt.Errorf("run %s: %w: %s", runID, ErrBuildFailed, strings.Join(names, ", "))
-	}
-	return res, nil
-}
-
-// settle gives img its final status from how its task ended and how its
-// delivery went: a push or load that failed fails the service.
-func (img *Image) settle(oc schedule.Outcome) {
-	switch oc.Status {
-	case schedule.Done:
-		if img.Status != run.Reused {
-			img.Status = run.Built
-		}
-	case schedule.Failed:
-		img.Status, img.Err = run.Failed, oc.Err
-	case schedule.Skipped:
-		img.Status, img.Err = run.Skipped, oc.Err
-	default:
-		img.Status, img.Err = run.Cancelled, oc.Err
-	}
-	if img.Status.Produced() {
-		if img.Err != nil { // its push or load failed
-			img.Status = run.Failed
-		} else if img.Kind != nil && img.Kind.Err != nil {
-			img.Status, img.Err = run.Failed, img.Kind.Err
-		}
-	}
-}
-
-// cleanupEngine untags from the engine each image that reached every node;
-// one whose load failed stays, so nothing is lost.
-func (p *plan) cleanupEngine(ctx context.Context, res *Result) {
-	for _, s := range res.Order {
-		img := res.Images[s]
-		delivered := img.Err == nil && (img.Kind != nil && img.Kind.Err == nil || img.Pushed != "")
-		if !delivered || p.pushOnly() || img.Borrowed {
-			continue
-		}
-		if err := p.eng.Untag(ctx, img.Ref); err == nil {
-			img.CleanedUp = true
-		}
-	}
-}
+// DefaultJobs is the number of builds that always may run at once: the
+// CPUs, fewer when memory is short.
+func DefaultJobs() int { return pipeline.DefaultJobs() }
 
 // NodeSummary is "cluster: node=action ..." for tables and logs.
-func NodeSummary(l *Loaded) string {
-	var parts []string
-	for _, n := range SortedServices(l.Nodes) {
-		parts = append(parts, n+"="+string(l.Nodes[n]))
-	}
-	return l.Cluster + ": " + strings.Join(parts, " ")
-}
+func NodeSummary(l *Loaded) string { return l.Summary() }
 
 // SortedServices returns m's keys in order.
 func SortedServices[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

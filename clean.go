@@ -2,7 +2,6 @@ package slipway
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"time"
 
@@ -26,73 +25,11 @@ type Removal = inventory.Removal
 const EnginePlace = inventory.EnginePlace
 
 // CleanOptions picks the run to clean.
-type CleanOptions struct {
-	// Run is the run ID; "" means the newest run in the state folder (of
-	// Project, when set).
-	Run     string
-	Project string
-	// Clusters are Kind clusters to clean besides those the run loaded into.
-	Clusters []string
-	// Force cleans a run that still holds its lock.
-	Force    bool
-	DryRun   bool
-	StateDir string
-	Engine   string
-}
+type CleanOptions = inventory.CleanOptions
 
 // Clean removes one run's images from the engine and from every Kind node
 // it reached — only names that run gave, never another run's or user's.
-func Clean(ctx context.Context, o CleanOptions) (*Removal, error) {
-	stateDir := orState(o.StateDir)
-	recs, err := run.Records(stateDir)
-	if err != nil {
-		return nil, err
-	}
-	id := o.Run
-	if id == "" {
-		for _, r := range recs {
-			if o.Project == "" || r.Project == o.Project {
-				id = r.Run
-				break
-			}
-		}
-		if id == "" {
-			return nil, usagef("no runs of %s recorded in %s", firstNonEmpty(o.Project, "any project"), stateDir)
-		}
-	}
-	rec, dir, err := run.Load(stateDir, id)
-	if err != nil {
-		return nil, usage(err)
-	}
-	release, ok, err := run.TryLock(dir)
-	if err != nil {
-		return nil, err
-	}
-	if !ok && !o.Force {
-		return nil, usagef("run %s is still in progress; refusing to clean it (use --force)", id)
-	}
-	if ok {
-		defer release()
-	}
-	eng, err := detect(ctx, firstNonEmpty(o.Engine, rec.Engine))
-	if err != nil {
-		return nil, err
-	}
-	// The clusters the run recorded, and any the caller names (images it
-	// loaded with Load, outside the run); only named ones must exist.
-	cs, err := clusters.FindAll(ctx, o.Clusters, true)
-	if err != nil {
-		return nil, err
-	}
-	var recorded []string
-	for _, s := range rec.Services {
-		if k := s.Kind; k != nil && k.Cluster != "" && !slices.Contains(recorded, k.Cluster) && !slices.Contains(o.Clusters, k.Cluster) {
-			recorded = append(recorded, k.Cluster)
-		}
-	}
-	more, _ := clusters.FindAll(ctx, recorded, false)
-	return inventory.Clean(ctx, eng, append(cs, more...), recs, id, o.DryRun)
-}
+func Clean(ctx context.Context, o CleanOptions) (*Removal, error) { return inventory.CleanRun(ctx, o) }
 
 // PruneOptions picks images by age and owner.
 type PruneOptions struct {
@@ -173,17 +110,9 @@ func List(ctx context.Context, o ListOptions) ([]Copy, error) {
 	return copies, err
 }
 
-// detect finds the engine; not finding one is bad input, unless the caller
-// gave up meanwhile (a Ctrl-C while the engine is probed).
+// detect finds the engine (see inventory.Detect).
 func detect(ctx context.Context, name string) (*engine.Engine, error) {
-	eng, err := engine.Detect(ctx, name)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
-		}
-		return nil, usage(err)
-	}
-	return eng, nil
+	return inventory.Detect(ctx, name)
 }
 
 func orState(d string) string {

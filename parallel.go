@@ -31,10 +31,3 @@ func BuildImagesInParallelContext(ctx context.Context, services []string, projec
 	}
 	return res.Refs(), err
 }
-
-// Clean removes what this result's run made, from the engine and from every
-// Kind node it loaded into — and from clusters, if named, that its images
-// were loaded into separately with Load.
-func (r *Result) Clean(ctx context.Context, clusters ...string) (*Removal, error) {
-	return Clean(ctx, CleanOptions{Run: r.Run, StateDir: r.StateDir, Engine: r.Engine, Clusters: clusters})
-}

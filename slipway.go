@@ -9,8 +9,8 @@
 //
 //  1. Build: Build reads slipway.yaml, picks services (names or groups, with
 //     what they depend on), gives each a unique tag
-//     ({service}-{user}-{gitshort}-{unix} by default; Options.Tag or
-//     IMAGE_TAG override) and builds them in dependency order — as many at
+//     ({service}-{user}-{gitshort}-{unix} by default; Options.Tag
+//     overrides) and builds them in dependency order — as many at
 //     once as the CPUs and memory allow, more while builds only wait —
 //     cancelling the rest on the first failure unless KeepGoing is set.
 //     An unchanged service (same input digest) is re-tagged, not rebuilt.
@@ -21,6 +21,23 @@
 //     with the engine's own credentials.
 //  4. Clean: Result.Clean (or Clean, Prune) removes exactly what the run
 //     made, in the engine and in every Kind node it reached, nothing else.
+//
+// This package is a façade; the stages live below it, each testable alone:
+//
+//   - pkg/config reads slipway.yaml; internal/plan turns it and the options
+//     into a Plan (services, each one's claimed image reference, engine,
+//     cluster); pkg/inputs digests what each build can see.
+//   - internal/pipeline runs the plan: per service, reuse (re-tag an image
+//     with the same input digest), else a build (pkg/build) once a slot
+//     (pkg/slots) is free, in dependency order (pkg/schedule); then push
+//     and load while other builds go on. Its recorder is the one writer of
+//     the run record (pkg/run).
+//   - internal/clusters finds Kind clusters and loads into them (pkg/kind
+//     does the node work); internal/archive writes and reads archives.
+//   - internal/inventory lists slipway's images in the engine and on nodes
+//     and decides, from run records, what a clean or prune may remove.
+//   - pkg/engine is the engine's CLI behind engine.Client; enginefake is
+//     the in-memory engine the rules are unit-tested with.
 //
 // Everything that waits takes a context.Context; cancelling it stops every
 // build, with no build process left behind. Options.Logs gives each service
@@ -39,28 +56,19 @@
 //	defer res.Clean(context.WithoutCancel(ctx), "e2e")
 package slipway
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/slipway-dev/slipway/internal/errs"
 
 // UsageError is bad input — an unknown service, an invalid tag, a broken
 // config, no engine — found before any work starts. The CLI exits 2 on it.
-type UsageError struct{ Err error }
+type UsageError = errs.UsageError
 
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
+func usage(err error) error { return errs.Usage(err) }
 
-func usage(err error) error { return &UsageError{Err: err} }
-
-func usagef(format string, args ...any) error { return usage(fmt.Errorf(format, args...)) }
+func usagef(format string, args ...any) error { return errs.Usagef(format, args...) }
 
 // ErrBuildFailed is returned (wrapped) when at least one build failed; the
 // Result still lists every service.
-var ErrBuildFailed = errors.New("build failed")
+var ErrBuildFailed = errs.ErrBuildFailed
 
 // IsUsage reports whether err is bad input rather than a failed build.
-func IsUsage(err error) bool {
-	var u *UsageError
-	return errors.As(err, &u)
-}
+func IsUsage(err error) bool { return errs.IsUsage(err) }

@@ -177,7 +177,6 @@ type Removal struct {
 	Reservations int
 }
 
-
 // Clean removes, from the engine and the clusters' nodes, every name run id
 // owns (see ownedBy).
 func Clean(ctx context.Context, eng engine.Client, clusters []*kind.Cluster, recs []run.Record, id string, dry bool) (*Removal, error) {
@@ -208,7 +207,6 @@ func ownedBy(c Copy, id string) bool {
 	}
 	return c.built && c.builtBy == id
 }
-
 
 // Policy says what Prune removes.
 type Policy struct {
@@ -326,7 +324,6 @@ func loadedElsewhere(r run.Record, looked map[string]bool, existing map[string][
 	}
 	return false
 }
-
 
 // Apply removes targets, except those a container uses, which it keeps and
 // reports; dry only reports.

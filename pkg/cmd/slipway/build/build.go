@@ -95,11 +95,19 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 	if cmd.Flags().Changed("kind") {
 		kindOpts = &slipway.KindOptions{Cluster: strings.TrimSpace(f.kind), Nodes: f.nodes}
 	}
+	tagv, err := cli.TagFromEnv(f.tag)
+	if err != nil {
+		return err
+	}
+	hostJobs, err := cli.HostJobsFromEnv(f.hostJobs)
+	if err != nil {
+		return err
+	}
 	rep := progress.New(f.progress, s.Err, cli.IsTerminal(s.Err))
 	res, err := slipway.Build(cmd.Context(), slipway.Options{
-		Config: g.File, Services: args, Tag: f.tag, Jobs: jobs, HostJobs: f.hostJobs, KeepGoing: f.keepGoing,
+		Config: g.File, Services: args, Tag: tagv, Jobs: jobs, HostJobs: hostJobs, KeepGoing: f.keepGoing,
 		Timeout: f.timeout, Engine: f.engine, NoCache: f.noCache, Reporter: rep, Kind: kindOpts,
-		Cleanup: f.cleanup, ReuseTag: f.reuse,
+		Cleanup: f.cleanup, ReuseTag: cli.ReuseFromEnv(f.reuse),
 		Push: f.push, Registry: f.registry, Platforms: f.platforms, Builder: f.builder, Shard: f.shard,
 	})
 	rep.Close()

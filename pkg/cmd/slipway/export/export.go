@@ -20,7 +20,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 			if out == "" {
 				return cli.UsageErr("-o FILE is required")
 			}
-			refs, err := slipway.Export(cmd.Context(), g.File, engineName, out, args...)
+			refs, err := slipway.Export(cmd.Context(), slipway.ExportOptions{Config: g.File, Engine: engineName, Path: out, Images: args})
 			for _, r := range refs {
 				fmt.Fprintf(s.Out, "exported %s\n", r)
 			}

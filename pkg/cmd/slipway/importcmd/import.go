@@ -18,7 +18,7 @@ func New(s cli.Streams, _ *cli.Globals) *cobra.Command {
 		Short: "Load an archive written by slipway export into the engine (image IDs are kept)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			refs, err := slipway.Import(cmd.Context(), engineName, args[0])
+			refs, err := slipway.Import(cmd.Context(), slipway.ImportOptions{Engine: engineName, Path: args[0]})
 			for _, r := range refs {
 				fmt.Fprintf(s.Out, "imported %s\n", r)
 			}

@@ -26,11 +26,12 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 				if len(args) > 0 {
 					return cli.UsageErr("--from loads a whole archive: give no images")
 				}
-				_, cluster, err := slipway.ResolveImages(g.File, nil)
+				rs, err := slipway.Resolve(slipway.ResolveOptions{Config: g.File}, nil)
 				if err != nil {
 					return err
 				}
-				if err := slipway.LoadArchive(cmd.Context(), o.Kind, cluster, from); err != nil {
+				o.ConfigCluster, o.Archive = rs.Cluster, from
+				if err := slipway.LoadArchive(cmd.Context(), o); err != nil {
 					return err
 				}
 				fmt.Fprintf(s.Out, "loaded %s\n", from)
@@ -39,7 +40,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 			if len(args) == 0 {
 				return cli.UsageErr("name at least one SERVICE or IMAGE (or --from FILE)")
 			}
-			rs, err := slipway.Resolve(g.File, args)
+			rs, err := slipway.Resolve(slipway.ResolveOptions{Config: g.File}, args)
 			if err != nil {
 				return err
 			}

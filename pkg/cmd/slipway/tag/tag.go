@@ -17,7 +17,11 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 		Use:   "tag [SERVICE|GROUP ...]",
 		Short: "Print the image references a build would produce",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			refs, err := slipway.Tags(cmd.Context(), slipway.Options{Config: g.File, Services: args, Tag: t, Registry: registry})
+			tagv, err := cli.TagFromEnv(t)
+			if err != nil {
+				return err
+			}
+			refs, err := slipway.Tags(cmd.Context(), slipway.Options{Config: g.File, Services: args, Tag: tagv, Registry: registry})
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package slipway
+package pipeline
 
 import (
 	"context"
@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/clusters"
+	"github.com/slipway-dev/slipway/internal/labels"
+	"github.com/slipway-dev/slipway/internal/plan"
 	"github.com/slipway-dev/slipway/pkg/config"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-dev/slipway/pkg/build"
 	"github.com/slipway-dev/slipway/pkg/engine"
@@ -22,7 +27,7 @@ import (
 
 // runner is one Build call's shared state, for the per-service steps.
 type runner struct {
-	plan    *plan
+	plan    *plan.Plan
 	o       Options
 	rec     *recorder // the one writer of the run record
 	rep     progress.Reporter
@@ -30,7 +35,9 @@ type runner struct {
 	now     time.Time
 	loadCtx context.Context // loads outlive their build task; they stop only with the caller
 	builder build.Interface
-	hasher  *inputs.Hasher
+	// loads are the pushes and Kind loads under way; Build waits for them.
+	loads  errgroup.Group
+	hasher *inputs.Hasher
 
 	// Engine answers shared by every service: base image IDs, and this
 	// user's images of the project by service and input digest.
@@ -46,7 +53,7 @@ func (rn *runner) resolve(ctx context.Context, ref string) (string, bool) {
 		return id.(string), id.(string) != ""
 	}
 	id := ""
-	if im, err := rn.plan.eng.Inspect(ctx, ref); err == nil {
+	if im, err := rn.plan.Eng.Inspect(ctx, ref); err == nil {
 		id = im.ID
 	}
 	rn.resolved.Store(ref, id)
@@ -58,11 +65,11 @@ func (rn *runner) resolve(ctx context.Context, ref string) (string, bool) {
 func (rn *runner) ownImage(ctx context.Context, s, digest string) (string, bool) {
 	rn.ownOnce.Do(func() {
 		p := rn.plan
-		imgs, err := p.eng.Images(ctx, map[string]string{LabelUser: p.user, LabelProject: p.cfg.Project, LabelInputs: ""})
+		imgs, err := p.Eng.Images(ctx, map[string]string{labels.User: p.User, labels.Project: p.Cfg.Project, labels.Inputs: ""})
 		rn.own, rn.ownErr = map[string]string{}, err
 		newest := map[string]time.Time{}
 		for _, im := range imgs {
-			k := im.Labels[LabelService] + "\x00" + im.Labels[LabelInputs]
+			k := im.Labels[labels.Service] + "\x00" + im.Labels[labels.Inputs]
 			if im.Created.After(newest[k]) || rn.own[k] == "" {
 				rn.own[k], newest[k] = im.ID, im.Created
 			}
@@ -77,10 +84,10 @@ func (rn *runner) ownImage(ctx context.Context, s, digest string) (string, bool)
 // building (unless NoCache). done reports that no build is needed.
 func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) (bool, error) {
 	p, s := rn.plan, img.Service
-	if p.reuseTag != "" {
-		name, _ := p.imageName(s)
-		ref := Ref{name, p.reuseTag}
-		if im, err := p.eng.Inspect(ctx, ref.String()); err == nil {
+	if p.ReuseTag != "" {
+		name, _ := p.ImageName(s)
+		ref := plan.Ref{Name: name, Tag: p.ReuseTag}
+		if im, err := p.Eng.Inspect(ctx, ref.String()); err == nil {
 			// The name is somebody's (another run's, another user's, CI's):
 			// this run uses it but never removes it.
 			img.Ref, img.Tag, img.Borrowed = ref.String(), ref.Tag, true
@@ -88,7 +95,7 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 			return true, nil
 		}
 	}
-	svc := p.cfg.Services[s]
+	svc := p.Cfg.Services[s]
 	// A dependency counts by its image ID: its tag is new every run.
 	args := buildArgs(svc, func(d string) string { return all[d].ID })
 	var secrets []string
@@ -96,9 +103,9 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 		secrets = append(secrets, sec.Identity())
 	}
 	digest, err := rn.hasher.Digest(ctx, inputs.Spec{
-		Dockerfile: p.cfg.DockerfilePath(svc), Context: p.cfg.ContextDir(svc),
-		Target: svc.Target, Platform: p.platform(svc), Args: args,
-		Contexts: p.cfg.ContextSources(svc), Secrets: secrets,
+		Dockerfile: p.Cfg.DockerfilePath(svc), Context: p.Cfg.ContextDir(svc),
+		Target: svc.Target, Platform: p.Platform(svc), Args: args,
+		Contexts: p.Cfg.ContextSources(svc), Secrets: secrets,
 		Resolve: rn.resolve,
 	})
 	if err != nil {
@@ -110,7 +117,7 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 	img.Inputs = digest
 	// A remote builder sees the registry, not this engine, so the engine's
 	// images say nothing about what it would build.
-	if p.noCache || p.builder != "" || p.pushOnly() {
+	if p.NoCache || p.Builder != "" || p.PushOnly() {
 		return false, nil
 	}
 	id, ok := rn.ownImage(ctx, s, digest)
@@ -118,7 +125,7 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 		return false, nil
 	}
 	start := time.Now()
-	if err := p.eng.Tag(ctx, id, img.Ref); err != nil {
+	if err := p.Eng.Tag(ctx, id, img.Ref); err != nil {
 		return false, nil
 	}
 	rn.reused(img, id, start)
@@ -180,7 +187,7 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 	img.ID, img.Tagged, img.Status = out.ID, time.Now(), run.Built
 	rn.rec.save(img)
 	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Built, Ref: img.Ref})
-	if rn.plan.push && !rn.plan.pushOnly() && rn.isDependency(s) {
+	if rn.plan.Push && !rn.plan.PushOnly() && rn.isDependency(s) {
 		// A dependent may build on a remote builder that pulls this image
 		// from the registry: push before the dependents start.
 		if err := rn.push(ctx, img); err != nil {
@@ -193,8 +200,8 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 
 // isDependency reports whether another selected service builds FROM s.
 func (rn *runner) isDependency(s string) bool {
-	for _, other := range rn.plan.services {
-		if slices.Contains(rn.plan.cfg.Services[other].DependsOn, s) {
+	for _, other := range rn.plan.Services {
+		if slices.Contains(rn.plan.Cfg.Services[other].DependsOn, s) {
 			return true
 		}
 	}
@@ -209,7 +216,7 @@ func (rn *runner) push(ctx context.Context, img *Image) error {
 	logw := rn.deliveryLog(img)
 	defer logw.Close()
 	rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Pushing, Ref: img.Ref})
-	digest, err := rn.plan.eng.Push(ctx, img.Ref, logw)
+	digest, err := rn.plan.Eng.Push(ctx, img.Ref, logw)
 	if err != nil {
 		img.Err = fmt.Errorf("%s: %w", img.Service, err)
 		return img.Err
@@ -223,10 +230,10 @@ func (rn *runner) push(ctx context.Context, img *Image) error {
 // builds go on; Build waits for every delivery.
 func (rn *runner) load(img *Image) {
 	p := rn.plan
-	if !p.push && p.cluster == nil {
+	if !p.Push && p.Cluster == nil {
 		return
 	}
-	p.loads.Go(func() error {
+	rn.loads.Go(func() error {
 		err := rn.deliver(img)
 		// Record now: a run killed later must still know where its images
 		// went, so that clean can reach them.
@@ -242,23 +249,23 @@ func (rn *runner) deliver(img *Image) error {
 	p, rep, s, ctx := rn.plan, rn.rep, img.Service, rn.loadCtx
 	logw := rn.deliveryLog(img)
 	defer logw.Close()
-	if p.push && !p.pushOnly() {
+	if p.Push && !p.PushOnly() {
 		if err := rn.push(ctx, img); err != nil {
 			return err
 		}
 	}
-	if p.cluster == nil {
+	if p.Cluster == nil {
 		return nil
 	}
 	local := kind.Image{Ref: img.Ref, ID: img.ID}
-	if p.pushOnly() {
+	if p.PushOnly() {
 		// The engine never held this multi-platform image: fetch the
 		// nodes' platform from the registry, then load as usual.
-		if err := p.eng.Pull(ctx, img.Ref, "", logw); err != nil {
+		if err := p.Eng.Pull(ctx, img.Ref, "", logw); err != nil {
 			img.Err = fmt.Errorf("%s: %w", s, err)
 			return img.Err
 		}
-		im, err := p.eng.Inspect(ctx, img.Ref)
+		im, err := p.Eng.Inspect(ctx, img.Ref)
 		if err != nil {
 			img.Err = fmt.Errorf("%s: %w", s, err)
 			return img.Err
@@ -266,12 +273,12 @@ func (rn *runner) deliver(img *Image) error {
 		local.ID = im.ID
 	}
 	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loading, Ref: img.Ref})
-	l := loadOne(ctx, p.cluster, p.eng, local)
+	l := clusters.LoadOne(ctx, p.Cluster, p.Eng, local)
 	img.Kind = l
 	if l.Err != nil {
 		return fmt.Errorf("%s: %w", s, l.Err)
 	}
-	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loaded, Ref: img.Ref, Line: NodeSummary(l)})
+	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loaded, Ref: img.Ref, Line: l.Summary()})
 	return nil
 }
 
@@ -291,13 +298,13 @@ func (nopCloser) Close() error { return nil }
 // spec is the engine-neutral build of service s.
 func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 	p, s := rn.plan, img.Service
-	svc := p.cfg.Services[s]
+	svc := p.Cfg.Services[s]
 	args := buildArgs(svc, func(d string) string { return all[d].Ref })
 	labels := map[string]string{}
 	for k, v := range svc.Labels {
 		labels[k] = v
 	}
-	for k, v := range rn.labels(img) {
+	for k, v := range rn.imageLabels(img) {
 		labels[k] = v
 	}
 	var secrets []engine.Secret
@@ -306,18 +313,18 @@ func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 	}
 	return engine.BuildSpec{
 		Secrets:    secrets,
-		Contexts:   p.cfg.ContextSources(svc),
-		Dockerfile: p.cfg.DockerfilePath(svc),
-		Context:    p.cfg.ContextDir(svc),
+		Contexts:   p.Cfg.ContextSources(svc),
+		Dockerfile: p.Cfg.DockerfilePath(svc),
+		Context:    p.Cfg.ContextDir(svc),
 		Target:     svc.Target,
-		Platform:   p.platform(svc),
+		Platform:   p.Platform(svc),
 		Args:       args,
 		Labels:     labels,
-		Tags:       []string{p.refs[s].String()},
-		NoCache:    p.noCache,
-		Builder:    p.builder,
-		PushOnly:   p.pushOnly(),
-		Insecure:   p.insecure(img.Ref),
+		Tags:       []string{p.Refs[s].String()},
+		NoCache:    p.NoCache,
+		Builder:    p.Builder,
+		PushOnly:   p.PushOnly(),
+		Insecure:   p.Insecure(img.Ref),
 	}
 }
 
@@ -335,37 +342,31 @@ func buildArgs(svc *config.Service, dep func(string) string) map[string]string {
 	return args
 }
 
-// Label keys slipway sets on every image it makes.
-const (
-	LabelService = "dev.slipway.service"
-	LabelUser    = "dev.slipway.user"
-	LabelRun     = "dev.slipway.run"
-	LabelProject = "dev.slipway.project"
-	LabelCreated = "dev.slipway.created"
-	// LabelRef is the reference the image was built under: the one name of
-	// it that cleanup may remove without a run record saying so.
-	LabelRef = "dev.slipway.ref"
-	// LabelInputs is the digest of everything the build could see.
-	LabelInputs = "dev.slipway.inputs"
-)
-
-func (rn *runner) labels(img *Image) map[string]string {
+func (rn *runner) imageLabels(img *Image) map[string]string {
 	p, s, runID, now := rn.plan, img.Service, rn.runID, rn.now
 	l := map[string]string{
-		LabelService:                       s,
-		LabelUser:                          p.user,
-		LabelRun:                           runID,
-		LabelProject:                       p.cfg.Project,
-		LabelCreated:                       now.UTC().Format(time.RFC3339Nano),
-		LabelRef:                           img.Ref,
+		labels.Service:                     s,
+		labels.User:                        p.User,
+		labels.Run:                         runID,
+		labels.Project:                     p.Cfg.Project,
+		labels.Created:                     now.UTC().Format(time.RFC3339Nano),
+		labels.Ref:                         img.Ref,
 		"org.opencontainers.image.created": now.UTC().Format(time.RFC3339),
-		"org.opencontainers.image.source":  p.source,
+		"org.opencontainers.image.source":  p.Source,
 	}
 	if img.Inputs != "" {
-		l[LabelInputs] = img.Inputs
+		l[labels.Inputs] = img.Inputs
 	}
-	if p.git.Commit != "" {
-		l["org.opencontainers.image.revision"] = p.git.Commit
+	if p.Git.Commit != "" {
+		l["org.opencontainers.image.revision"] = p.Git.Commit
 	}
 	return l
+}
+
+func openLog(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening build log: %w", err)
+	}
+	return f, nil
 }

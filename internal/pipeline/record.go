@@ -1,4 +1,4 @@
-package slipway
+package pipeline
 
 import (
 	"sync"

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"os"
+	"strconv"
+
+	"github.com/slipway-dev/slipway/pkg/tag"
+)
+
+// The environment is read here, at the CLI's edge, and nowhere in the
+// library: library callers pass values.
+
+// TagFromEnv is flag, else $IMAGE_TAG (checked, so that a bad one is named).
+func TagFromEnv(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	v := os.Getenv("IMAGE_TAG")
+	if v == "" {
+		return "", nil
+	}
+	if err := tag.Validate(v); err != nil {
+		return "", UsageErr("IMAGE_TAG: %v", err)
+	}
+	return v, nil
+}
+
+// ReuseFromEnv is flag, else $SLIPWAY_REUSE_TAG.
+func ReuseFromEnv(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv("SLIPWAY_REUSE_TAG")
+}
+
+// HostJobsFromEnv is flag, else $SLIPWAY_HOST_JOBS, else 0 (no host bound).
+func HostJobsFromEnv(flag int) (int, error) {
+	if flag != 0 {
+		return flag, nil
+	}
+	v := os.Getenv("SLIPWAY_HOST_JOBS")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, UsageErr("SLIPWAY_HOST_JOBS=%q: want a number of builds", v)
+	}
+	return n, nil
+}
