@@ -9,3 +9,7 @@ cd "$root"
 export PATH="$PATH:$(go env GOPATH)/bin"
 go vet ./...
 go test -race -count=1 -timeout 40m "$@" ./...
+# Nested modules: the Ginkgo E2E example and the schema generator keep
+# their dependencies out of the library's go.mod.
+(cd examples/e2e && go vet ./... && go test -race -count=1 -timeout 20m ./...)
+(cd tools/schemagen && go vet ./...)

@@ -5,8 +5,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,9 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
 
@@ -30,13 +31,23 @@ import (
 
 const contentRoot = "/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256"
 
+// Docker's media types, which the image-spec does not define; containerd
+// stores what `docker save` gave under them, as `kind load` does.
+const (
+	mediaTypeDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeDockerConfig   = "application/vnd.docker.container.image.v1+json"
+	mediaTypeDockerLayer    = "application/vnd.docker.image.rootfs.diff.tar"
+	// annotationImageName is containerd's name for an image in an index.
+	annotationImageName = "io.containerd.image.name"
+)
+
 // presentLayers returns, of the digests, those in the node's k8s.io content
 // store, with their sizes, in one exec.
 func presentLayers(ctx context.Context, n nodes.Node, digests []string) (map[string]int64, error) {
 	var hexes []string
-	for _, d := range digests {
-		if h, ok := strings.CutPrefix(d, "sha256:"); ok && isHex(h) {
-			hexes = append(hexes, h)
+	for _, s := range digests {
+		if d, err := digest.Parse(s); err == nil && d.Algorithm() == digest.SHA256 {
+			hexes = append(hexes, d.Encoded())
 		}
 	}
 	script := "ctr --namespace=k8s.io content ls -q; echo ---; cd " + contentRoot + " && stat -c '%n %s' " + strings.Join(hexes, " ") + " 2>/dev/null; true"
@@ -57,16 +68,20 @@ func presentLayers(ctx context.Context, n nodes.Node, digests []string) (map[str
 			continue
 		}
 		size, err := strconv.ParseInt(f[1], 10, 64)
-		if d := "sha256:" + f[0]; err == nil && inNS[d] {
-			have[d] = size
+		if d := digest.NewDigestFromEncoded(digest.SHA256, f[0]); err == nil && inNS[d.String()] {
+			have[d.String()] = size
 		}
 	}
 	return have, nil
 }
 
-func isHex(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil && len(s) == 64
+// sha256Named is the digest that a blob's file name (its hex part) gives,
+// or "" when that is not a valid sha256 digest.
+func sha256Named(hx string) digest.Digest {
+	if d := digest.NewDigestFromEncoded(digest.SHA256, hx); d.Validate() == nil {
+		return d
+	}
+	return ""
 }
 
 // errGuess means a layer was skipped as present by its size, but its
@@ -84,11 +99,7 @@ func filterArchive(r io.Reader, w io.Writer, present map[string]int64) error {
 		bySize[s] = true
 	}
 	tr, tw := tar.NewReader(r), tar.NewWriter(w)
-	type desc struct {
-		Digest string
-		Size   int64
-	}
-	descs := map[string]desc{}
+	descs := map[string]ocispec.Descriptor{} // by archive path; digest and size only
 	symlinks := map[string]string{}
 	configs := map[string][]byte{}
 	var mfsts []struct {
@@ -128,20 +139,20 @@ func filterArchive(r io.Reader, w io.Writer, present map[string]int64) error {
 				return fmt.Errorf("reading manifest.json: %w", err)
 			}
 			continue
-		case name == "index.json" || name == "oci-layout" || name == "repositories" || base == "VERSION" || base == "json":
+		case name == ocispec.ImageIndexFile || name == ocispec.ImageLayoutFile || name == "repositories" || base == "VERSION" || base == "json":
 			continue // slipway writes its own index; v1 metadata is unused
 		}
-		h := sha256.New()
-		known := ""
-		if hx, ok := strings.CutPrefix(name, "blobs/sha256/"); ok && isHex(hx) {
-			known = "sha256:" + hx
-		} else if hx, ok := strings.CutSuffix(name, ".tar"); ok && isHex(hx) {
+		h := digest.SHA256.Digester()
+		var known digest.Digest // "" when the name tells no digest
+		if hx, ok := strings.CutPrefix(name, "blobs/sha256/"); ok {
+			known = sha256Named(hx)
+		} else if hx, ok := strings.CutSuffix(name, ".tar"); ok {
 			// Podman's docker-archive names each layer by its digest at
 			// the top (DIGEST.tar). The bytes are still hashed below, so a
 			// name that lies is caught as a wrong guess.
-			known = "sha256:" + hx
+			known = sha256Named(hx)
 		}
-		skip := known != "" && present[known] == hdr.Size && hdr.Size > 0
+		skip := known != "" && present[known.String()] == hdr.Size && hdr.Size > 0
 		if known == "" && base == "layer.tar" && bySize[hdr.Size] {
 			skip = true
 		}
@@ -151,25 +162,25 @@ func filterArchive(r io.Reader, w io.Writer, present map[string]int64) error {
 			if err != nil {
 				return err
 			}
-			h.Write(b)
+			h.Hash().Write(b)
 			configs[name] = b
 			if err := forward(name, hdr.Size, bytes.NewReader(b)); err != nil {
 				return err
 			}
 		} else if skip {
-			if _, err := io.Copy(h, tr); err != nil {
+			if _, err := io.Copy(h.Hash(), tr); err != nil {
 				return err
 			}
-		} else if err := forward(name, hdr.Size, io.TeeReader(tr, h)); err != nil {
+		} else if err := forward(name, hdr.Size, io.TeeReader(tr, h.Hash())); err != nil {
 			return err
 		}
-		d := "sha256:" + hex.EncodeToString(h.Sum(nil))
+		d := h.Digest()
 		if skip {
-			if _, ok := present[d]; !ok {
+			if _, ok := present[d.String()]; !ok {
 				return errGuess
 			}
 		}
-		descs[name] = desc{d, hdr.Size}
+		descs[name] = ocispec.Descriptor{Digest: d, Size: hdr.Size}
 	}
 	for name, target := range symlinks {
 		if d, ok := descs[target]; ok {
@@ -179,58 +190,52 @@ func filterArchive(r io.Reader, w io.Writer, present map[string]int64) error {
 	if mfsts == nil {
 		return errors.New("the saved archive has no manifest.json")
 	}
-	type ocidesc struct {
-		MediaType   string            `json:"mediaType"`
-		Digest      string            `json:"digest"`
-		Size        int64             `json:"size"`
-		Platform    map[string]string `json:"platform,omitempty"`
-		Annotations map[string]string `json:"annotations,omitempty"`
-	}
-	var index []ocidesc
+	index := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
 	for _, m := range mfsts {
 		cfg, ok := descs[path.Clean(m.Config)]
 		if !ok {
 			return fmt.Errorf("the saved archive lacks config %s", m.Config)
 		}
-		manifest := struct {
-			SchemaVersion int       `json:"schemaVersion"`
-			MediaType     string    `json:"mediaType"`
-			Config        ocidesc   `json:"config"`
-			Layers        []ocidesc `json:"layers"`
-		}{SchemaVersion: 2, MediaType: "application/vnd.docker.distribution.manifest.v2+json",
-			Config: ocidesc{MediaType: "application/vnd.docker.container.image.v1+json", Digest: cfg.Digest, Size: cfg.Size}}
+		cfg.MediaType = mediaTypeDockerConfig
+		manifest := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: mediaTypeDockerManifest, Config: cfg}
 		for _, l := range m.Layers {
 			d, ok := descs[path.Clean(l)]
 			if !ok {
 				return fmt.Errorf("the saved archive lacks layer %s", l)
 			}
-			manifest.Layers = append(manifest.Layers, ocidesc{MediaType: "application/vnd.docker.image.rootfs.diff.tar", Digest: d.Digest, Size: d.Size})
+			d.MediaType = mediaTypeDockerLayer
+			manifest.Layers = append(manifest.Layers, d)
 		}
-		mb, _ := json.Marshal(manifest)
+		mb, err := json.Marshal(manifest)
+		if err != nil {
+			return fmt.Errorf("encoding the manifest: %w", err)
+		}
 		if err := forward("manifest", int64(len(mb)), bytes.NewReader(mb)); err != nil {
 			return err
 		}
-		sum := sha256.Sum256(mb)
-		var plat struct {
-			OS           string `json:"os"`
-			Architecture string `json:"architecture"`
-		}
-		_ = json.Unmarshal(configs[path.Clean(m.Config)], &plat)
+		var img ocispec.Image // its Platform: os, architecture, variant
+		_ = json.Unmarshal(configs[path.Clean(m.Config)], &img)
 		for _, t := range m.RepoTags {
 			named, err := reference.ParseDockerRef(t)
 			if err != nil {
 				return fmt.Errorf("image name %s: %w", t, err)
 			}
-			index = append(index, ocidesc{MediaType: manifest.MediaType, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(mb)),
-				Platform:    map[string]string{"os": plat.OS, "architecture": plat.Architecture},
-				Annotations: map[string]string{"io.containerd.image.name": named.String()}})
+			index.Manifests = append(index.Manifests, ocispec.Descriptor{
+				MediaType: manifest.MediaType, Digest: digest.FromBytes(mb), Size: int64(len(mb)),
+				Platform:    &ocispec.Platform{OS: img.OS, Architecture: img.Architecture, Variant: img.Variant},
+				Annotations: map[string]string{annotationImageName: named.String()},
+			})
 		}
 	}
-	ib, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index})
+	ib, err := json.Marshal(index)
+	if err != nil {
+		return fmt.Errorf("encoding the index: %w", err)
+	}
+	lb, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"index.json", ib}, {"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)}} {
+	}{{ocispec.ImageIndexFile, ib}, {ocispec.ImageLayoutFile, lb}} {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Size: int64(len(f.data)), Mode: 0o644, Typeflag: tar.TypeReg}); err != nil {
 			return err
 		}
