@@ -35,6 +35,12 @@ func startDockerd2(t *testing.T, refs ...string) *dockerd2 {
 	// Short: the containerd socket under it must fit a unix socket path.
 	d := &dockerd2{t: t, Dir: fmt.Sprintf("/tmp/swd2-%d", time.Now().UnixNano()%1000000)}
 	t.Cleanup(func() {
+		if t.Failed() {
+			// What the daemon said, before stop removes its folder.
+			b, _ := os.ReadFile(filepath.Join(d.Dir, "dockerd.log"))
+			link, _ := exec.Command("ip", "-br", "link", "show", "type", "bridge").CombinedOutput()
+			t.Logf("second dockerd's log (end):\n%s\nbridges now:\n%s", lastLines(string(b), 40), link)
+		}
 		if out, err := d.script("stop"); err != nil {
 			t.Errorf("stopping the second dockerd: %v\n%s", err, out)
 		}
