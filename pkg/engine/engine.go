@@ -24,6 +24,12 @@ type Engine struct {
 	Buildx bool   // docker only: build through `docker buildx build --load`
 }
 
+// probeTimeout bounds one engine's answer to detection.
+const probeTimeout = 2 * time.Minute
+
+// errSlow is a probe that ran out of time: the engine is there but busy.
+var errSlow = errors.New("engine did not answer")
+
 // Detect finds the engine to use: want ("docker", "podman") or, when empty,
 // a reachable Docker daemon, else Podman.
 func Detect(ctx context.Context, want string) (*Engine, error) {
@@ -47,6 +53,11 @@ func Detect(ctx context.Context, want string) (*Engine, error) {
 			// exits as cancelled rather than with a usage error.
 			return nil, fmt.Errorf("detecting the container engine: %w", context.Cause(ctx))
 		}
+		if errors.Is(err, errSlow) {
+			// A daemon that is there but busy is not a reason to build with
+			// another engine, whose image store is a different one.
+			return nil, err
+		}
 		problems = append(problems, err.Error())
 	}
 	return nil, fmt.Errorf("no container engine reachable: %s", strings.Join(problems, "; "))
@@ -57,19 +68,28 @@ func probe(ctx context.Context, name string) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not installed", name)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	// An absent daemon fails at once (no socket); a present one may be slow
+	// to answer on a loaded machine (a hundred runs starting together), so
+	// the bound is generous and running out of it is not "unreachable".
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	e := &Engine{Name: name, Bin: bin}
-	if _, err := e.output(ctx, "version", "--format", "{{.Server.Version}}"); err != nil && name == "docker" {
+	slow := func() error {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
+		}
+		return fmt.Errorf("%s: %w after %s", name, errSlow, probeTimeout)
+	}
+	if _, err := e.output(pctx, "version", "--format", "{{.Server.Version}}"); err != nil && name == "docker" {
+		if pctx.Err() != nil {
+			return nil, slow()
 		}
 		return nil, fmt.Errorf("docker: daemon not reachable (%v)", err)
 	}
 	if name == "podman" {
-		if _, err := e.output(ctx, "info", "--format", "{{.Host.Arch}}"); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+		if _, err := e.output(pctx, "info", "--format", "{{.Host.Arch}}"); err != nil {
+			if pctx.Err() != nil {
+				return nil, slow()
 			}
 			return nil, fmt.Errorf("podman: not working (%v)", err)
 		}

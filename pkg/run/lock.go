@@ -46,7 +46,7 @@ func Load(stateDir, id string) (Record, string, error) {
 	}
 	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {
-		return Record{}, "", fmt.Errorf("reading run %s: %w", id, err)
+		return Record{}, "", fmt.Errorf("reading run %s: %s is damaged (%v); remove that folder to forget the run", id, filepath.Join(dir, "run.json"), err)
 	}
 	return r, dir, nil
 }
