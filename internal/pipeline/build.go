@@ -225,19 +225,36 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	rn.loads.SetLimit(DefaultJobs())
+	// Each service: reuse an image with the same inputs, else wait for a
+	// slot and build.
+	chain := &build.Reuser{
+		Find: func(ctx context.Context, req build.Request) (build.Result, bool, error) {
+			img := res.Images[req.Service]
+			ok, err := rn.reuse(ctx, img, res.Images)
+			return build.Result{ID: img.ID}, ok, err
+		},
+		Inner: &build.Limiter{Slots: sl,
+			Waiting: func(s string) {
+				rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Waiting})
+			},
+			Inner: build.Func(func(ctx context.Context, req build.Request) (build.Result, error) {
+				img := res.Images[req.Service]
+				return build.Result{ID: img.ID}, rn.build(ctx, img, res.Images)
+			}),
+		},
+	}
 	tasks := make([]schedule.Task, 0, len(p.Services))
 	for _, s := range p.Services {
 		tasks = append(tasks, schedule.Task{
 			Name: s,
 			Deps: p.Cfg.Services[s].DependsOn,
-			Pre:  func(ctx context.Context) (bool, error) { return rn.reuse(ctx, res.Images[s], res.Images) },
-			Run:  func(ctx context.Context) error { return rn.build(ctx, res.Images[s], res.Images) },
+			Run: func(ctx context.Context) error {
+				_, err := chain.Build(ctx, build.Request{Service: s})
+				return err
+			},
 		})
 	}
-	outcomes := schedule.Run(ctx, tasks, schedule.Options{Slots: sl, KeepGoing: o.KeepGoing,
-		Waiting: func(s string) {
-			rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Waiting})
-		}})
+	outcomes := schedule.Run(ctx, tasks, schedule.Options{KeepGoing: o.KeepGoing})
 	_ = rn.loads.Wait() // load errors are in each image's Kind
 	if o.Cleanup {
 		cleanupEngine(ctx, p, res)

@@ -1,5 +1,5 @@
 // Package build builds one image: a real builder over the engine's CLI plus
-// small decorators (Limiter) that wrap the same Interface.
+// small decorators (Limiter, Reuser) that wrap the same Interface.
 package build
 
 import (
@@ -27,6 +27,8 @@ type Request struct {
 // Result is what a build made.
 type Result struct {
 	ID string // image ID, sha256:...
+	// Reused is set when an existing image stood in for the build.
+	Reused bool
 }
 
 // Interface builds images; decorators wrap it.

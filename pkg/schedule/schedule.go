@@ -1,13 +1,12 @@
-// Package schedule runs a dependency graph of tasks in parallel, at most N
-// at a time, each after the tasks it depends on have succeeded.
+// Package schedule runs a dependency graph of tasks in parallel, each after
+// the tasks it depends on have succeeded. How many run at once is the
+// tasks' business (build.Limiter), not the graph's.
 package schedule
 
 import (
 	"context"
 	"errors"
 	"sync"
-
-	"github.com/slipway-dev/slipway/pkg/slots"
 )
 
 // Status is how a task ended.
@@ -27,19 +26,12 @@ var ErrDependency = errors.New("a dependency failed")
 type Task struct {
 	Name string
 	Deps []string
-	// Pre, if set, runs once the dependencies are done and before a slot is
-	// taken; done means the task needs no slot and no Run (nothing changed).
-	Pre func(ctx context.Context) (done bool, err error)
-	Run func(ctx context.Context) error
+	Run  func(ctx context.Context) error
 }
 
 // Options bound a run.
 type Options struct {
-	// Slots bounds how many tasks run at once; nil means no bound.
-	Slots     slots.Slots
 	KeepGoing bool // when false, the first failure cancels every other task
-	// Waiting, if set, is called when a ready task has to wait for a slot.
-	Waiting func(name string)
 }
 
 // Outcome is how one task ended.
@@ -54,10 +46,6 @@ func Run(ctx context.Context, tasks []Task, o Options) map[string]Outcome {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	sl := o.Slots
-	if sl == nil {
-		sl = slots.Unlimited{}
-	}
 	done := make(map[string]chan struct{}, len(tasks))
 	for _, t := range tasks {
 		done[t.Name] = make(chan struct{})
@@ -100,32 +88,11 @@ func Run(ctx context.Context, tasks []Task, o Options) map[string]Outcome {
 					return
 				}
 			}
-			if t.Pre != nil {
-				done, err := t.Pre(ctx)
-				if err == nil && done {
-					set(t.Name, Outcome{Status: Done})
-					return
-				}
-				if err != nil {
-					fail(t.Name, err)
-					return
-				}
-			}
-			var wait func()
-			if o.Waiting != nil {
-				wait = func() { o.Waiting(t.Name) }
-			}
-			release, err := sl.Acquire(ctx, wait)
-			if err != nil {
-				set(t.Name, Outcome{Cancelled, err})
-				return
-			}
-			defer release()
 			if ctx.Err() != nil {
 				set(t.Name, Outcome{Cancelled, context.Cause(ctx)})
 				return
 			}
-			err = t.Run(ctx)
+			err := t.Run(ctx)
 			switch {
 			case err == nil:
 				set(t.Name, Outcome{Status: Done})

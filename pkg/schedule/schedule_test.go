@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/slipway-dev/slipway/pkg/slots"
 )
 
 func TestDependencyOrder(t *testing.T) {
@@ -43,31 +40,6 @@ func TestDependencyOrder(t *testing.T) {
 	}
 }
 
-func TestJobsBound(t *testing.T) {
-	for _, jobs := range []int{1, 2, 3} {
-		var cur, peak atomic.Int32
-		var tasks []Task
-		for i := 0; i < 8; i++ {
-			tasks = append(tasks, Task{Name: string(rune('a' + i)), Run: func(context.Context) error {
-				n := cur.Add(1)
-				for {
-					p := peak.Load()
-					if n <= p || peak.CompareAndSwap(p, n) {
-						break
-					}
-				}
-				time.Sleep(10 * time.Millisecond)
-				cur.Add(-1)
-				return nil
-			}})
-		}
-		Run(context.Background(), tasks, Options{Slots: slots.NewFixed(jobs)})
-		if int(peak.Load()) != jobs {
-			t.Fatalf("jobs=%d: peak concurrency %d", jobs, peak.Load())
-		}
-	}
-}
-
 func TestFailFastCancelsOthers(t *testing.T) {
 	boom := errors.New("boom")
 	tasks := []Task{
@@ -75,7 +47,7 @@ func TestFailFastCancelsOthers(t *testing.T) {
 		{Name: "slow", Run: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
 		{Name: "after", Deps: []string{"slow"}, Run: func(context.Context) error { return nil }},
 	}
-	out := Run(context.Background(), tasks, Options{Slots: slots.NewFixed(2)})
+	out := Run(context.Background(), tasks, Options{})
 	if out["bad"].Status != Failed || !errors.Is(out["bad"].Err, boom) {
 		t.Fatalf("bad: %+v", out["bad"])
 	}
@@ -84,20 +56,6 @@ func TestFailFastCancelsOthers(t *testing.T) {
 	}
 	if s := out["after"].Status; s != Cancelled && s != Skipped {
 		t.Fatalf("after: %v", s)
-	}
-}
-
-func TestCancelWhileWaitingForASlot(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	block := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
-	waiting := make(chan struct{}, 1)
-	tasks := []Task{{Name: "one", Run: block}, {Name: "two", Run: block}}
-	go func() { <-waiting; cancel() }()
-	out := Run(ctx, tasks, Options{Slots: slots.NewFixed(1), Waiting: func(string) { waiting <- struct{}{} }})
-	for _, n := range []string{"one", "two"} {
-		if out[n].Status != Cancelled {
-			t.Fatalf("%s: %+v", n, out[n])
-		}
 	}
 }
 
