@@ -219,7 +219,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	rn := &runner{plan: p, o: o, rec: rc, rep: rep, runID: runID, now: now, loadCtx: ctx,
-		builder: &build.Builder{Engine: p.Engine, TempDir: r.Dir}, hasher: inputs.NewHasher()}
+		builder: &build.Builder{Engine: p.Engine, TempDir: r.Dir}, hasher: inputs.NewHasher(), publisher: publishers(p)}
 	sl, err := buildSlots(o)
 	if err != nil {
 		return nil, err

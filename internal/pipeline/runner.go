@@ -11,16 +11,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/slipway-dev/slipway/internal/clusters"
 	"github.com/slipway-dev/slipway/internal/labels"
 	"github.com/slipway-dev/slipway/internal/plan"
+	"github.com/slipway-dev/slipway/internal/publish"
 	"github.com/slipway-dev/slipway/pkg/config"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-dev/slipway/pkg/build"
 	"github.com/slipway-dev/slipway/pkg/engine"
 	"github.com/slipway-dev/slipway/pkg/inputs"
-	"github.com/slipway-dev/slipway/pkg/kind"
 	"github.com/slipway-dev/slipway/pkg/progress"
 	"github.com/slipway-dev/slipway/pkg/run"
 )
@@ -35,9 +34,11 @@ type runner struct {
 	now     time.Time
 	loadCtx context.Context // loads outlive their build task; they stop only with the caller
 	builder build.Interface
-	// loads are the pushes and Kind loads under way; Build waits for them.
-	loads  errgroup.Group
-	hasher *inputs.Hasher
+	// publisher delivers each image (nil: nowhere); loads are the
+	// deliveries under way, which Build waits for.
+	publisher publish.Interface
+	loads     errgroup.Group
+	hasher    *inputs.Hasher
 
 	// Engine answers shared by every service: base image IDs, and this
 	// user's images of the project by service and input digest.
@@ -208,33 +209,36 @@ func (rn *runner) isDependency(s string) bool {
 	return false
 }
 
-// push sends img to its registry once.
+// push sends img to its registry now (a dependency, before its dependents
+// build); deliver will not push it again.
 func (rn *runner) push(ctx context.Context, img *Image) error {
-	if img.Pushed != "" {
-		return nil
-	}
-	logw := rn.deliveryLog(img)
-	defer logw.Close()
-	rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Pushing, Ref: img.Ref})
-	digest, err := rn.plan.Eng.Push(ctx, img.Ref, logw)
-	if err != nil {
-		img.Err = fmt.Errorf("%s: %w", img.Service, err)
-		return img.Err
-	}
-	img.Pushed = digest
-	rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: progress.Pushed, Ref: img.Ref, Line: digest})
-	return nil
+	return rn.publish(ctx, img, publish.Registry{Eng: rn.plan.Eng})
 }
 
-// deliver pushes img and loads it into Kind, as asked, while the other
-// builds go on; Build waits for every delivery.
+// publishers are where every image goes once built: its registry and Kind
+// cluster, as asked; nil when nowhere.
+func publishers(p *plan.Plan) publish.Interface {
+	var m publish.Multi
+	if p.Push && !p.PushOnly() {
+		m = append(m, publish.Registry{Eng: p.Eng})
+	}
+	if p.Cluster != nil {
+		m = append(m, publish.Kind{Cluster: p.Cluster, Eng: p.Eng, FromRegistry: p.PushOnly()})
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// load delivers img while the other builds go on; Build waits for every
+// delivery.
 func (rn *runner) load(img *Image) {
-	p := rn.plan
-	if !p.Push && p.Cluster == nil {
+	if rn.publisher == nil {
 		return
 	}
 	rn.loads.Go(func() error {
-		err := rn.deliver(img)
+		err := rn.publish(rn.loadCtx, img, rn.publisher)
 		// Record now: a run killed later must still know where its images
 		// went, so that clean can reach them.
 		rn.rec.save(img)
@@ -245,41 +249,23 @@ func (rn *runner) load(img *Image) {
 	})
 }
 
-func (rn *runner) deliver(img *Image) error {
-	p, rep, s, ctx := rn.plan, rn.rep, img.Service, rn.loadCtx
+// publish runs pub for img and copies what it did into img.
+func (rn *runner) publish(ctx context.Context, img *Image, pub publish.Interface) error {
 	logw := rn.deliveryLog(img)
 	defer logw.Close()
-	if p.Push && !p.PushOnly() {
-		if err := rn.push(ctx, img); err != nil {
-			return err
-		}
+	d := &publish.Delivery{Pushed: img.Pushed}
+	err := pub.Publish(ctx, publish.Image{Service: img.Service, Ref: img.Ref, ID: img.ID, Log: logw,
+		Report: func(st progress.State, line string) {
+			rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: st, Ref: img.Ref, Line: line})
+		}}, d)
+	img.Pushed = d.Pushed
+	if d.Kind != nil {
+		img.Kind = d.Kind
 	}
-	if p.Cluster == nil {
-		return nil
+	if err != nil && (d.Kind == nil || d.Kind.Err == nil) {
+		img.Err = err // a load's own error stays in img.Kind
 	}
-	local := kind.Image{Ref: img.Ref, ID: img.ID}
-	if p.PushOnly() {
-		// The engine never held this multi-platform image: fetch the
-		// nodes' platform from the registry, then load as usual.
-		if err := p.Eng.Pull(ctx, img.Ref, "", logw); err != nil {
-			img.Err = fmt.Errorf("%s: %w", s, err)
-			return img.Err
-		}
-		im, err := p.Eng.Inspect(ctx, img.Ref)
-		if err != nil {
-			img.Err = fmt.Errorf("%s: %w", s, err)
-			return img.Err
-		}
-		local.ID = im.ID
-	}
-	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loading, Ref: img.Ref})
-	l := clusters.LoadOne(ctx, p.Cluster, p.Eng, local)
-	img.Kind = l
-	if l.Err != nil {
-		return fmt.Errorf("%s: %w", s, l.Err)
-	}
-	rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Loaded, Ref: img.Ref, Line: l.Summary()})
-	return nil
+	return err
 }
 
 // deliveryLog appends push and pull output to the service's log file.
