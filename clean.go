@@ -1,6 +1,7 @@
 package slipway
 
 import (
+	"cmp"
 	"context"
 	"sort"
 	"time"
@@ -67,7 +68,7 @@ func Prune(ctx context.Context, o PruneOptions) (*Removal, error) {
 		return nil, err
 	}
 	return inventory.Prune(ctx, eng, cs, orState(o.StateDir), inventory.Policy{
-		OlderThan: o.OlderThan, User: firstNonEmpty(o.User, tag.CurrentUser()), AllUsers: o.AllUsers,
+		OlderThan: o.OlderThan, User: cmp.Or(o.User, tag.CurrentUser()), AllUsers: o.AllUsers,
 		Project: o.Project, Keep: o.Keep, DryRun: o.DryRun,
 	})
 }
@@ -120,13 +121,4 @@ func orState(d string) string {
 		return run.StateDir()
 	}
 	return d
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

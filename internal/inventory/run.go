@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"slices"
 
@@ -45,7 +46,7 @@ func CleanRun(ctx context.Context, o CleanOptions) (*Removal, error) {
 			}
 		}
 		if id == "" {
-			return nil, errs.Usagef("no runs of %s recorded in %s", orAny(o.Project), stateDir)
+			return nil, errs.Usagef("no runs of %s recorded in %s", cmp.Or(o.Project, "any project"), stateDir)
 		}
 	}
 	rec, dir, err := run.Load(stateDir, id)
@@ -84,13 +85,6 @@ func CleanRun(ctx context.Context, o CleanOptions) (*Removal, error) {
 	}
 	more, _ := clusters.FindAll(ctx, recorded, false)
 	return Clean(ctx, eng, append(cs, more...), recs, id, o.DryRun)
-}
-
-func orAny(project string) string {
-	if project == "" {
-		return "any project"
-	}
-	return project
 }
 
 // Detect finds the engine; not finding one is bad input, unless the caller

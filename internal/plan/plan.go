@@ -6,6 +6,7 @@
 package plan
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -110,7 +111,7 @@ func Prepare(ctx context.Context, o Input, needEngine bool) (*Plan, error) {
 			return nil, errs.Usage(&config.Error{Path: cfg.Path, Msg: err.Error()})
 		}
 	}
-	p := &Plan{Cfg: cfg, Registry: firstNonEmpty(o.Registry, cfg.Registry), Push: o.Push, Builder: o.Builder,
+	p := &Plan{Cfg: cfg, Registry: cmp.Or(o.Registry, cfg.Registry), Push: o.Push, Builder: o.Builder,
 		Platforms: o.Platforms, Services: services, User: tag.CurrentUser(), FixedTag: fixed, ReuseTag: reuse, NoCache: o.NoCache, Source: cfg.Dir}
 	if o.Shard != "" {
 		i, n, err := config.ParseShard(o.Shard)
@@ -162,7 +163,7 @@ func Prepare(ctx context.Context, o Input, needEngine bool) (*Plan, error) {
 // the config. The input digest must hash exactly this, or an image built
 // for one platform would be reused for another.
 func (p *Plan) Platform(svc *config.Service) string {
-	return firstNonEmpty(strings.Join(p.Platforms, ","), svc.Platform)
+	return cmp.Or(strings.Join(p.Platforms, ","), svc.Platform)
 }
 
 // pushOnly reports builds that go straight to the registry: several
@@ -200,7 +201,7 @@ func (p *Plan) checkBuilder(ctx context.Context) error {
 	if err != nil {
 		return errs.Usage(err)
 	}
-	name := firstNonEmpty(p.Builder, "default")
+	name := cmp.Or(p.Builder, "default")
 	for _, want := range p.Platforms {
 		if slices.Contains(have, want) {
 			continue
@@ -321,7 +322,7 @@ func (p *Plan) AssignRefs(ctx context.Context, stateDir, runID string, now time.
 // old one is this user's own; a per-run template gets a suffix instead, so
 // every run keeps its own name.
 func (p *Plan) stableTag() bool {
-	t := firstNonEmpty(p.Cfg.Tag, tag.DefaultTemplate)
+	t := cmp.Or(p.Cfg.Tag, tag.DefaultTemplate)
 	return !strings.Contains(t, ".Unix") && !strings.Contains(t, ".Random")
 }
 
@@ -367,13 +368,4 @@ func shortID(id string) string {
 		return id[:19]
 	}
 	return id
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

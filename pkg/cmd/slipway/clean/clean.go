@@ -2,19 +2,14 @@
 package clean
 
 import (
+	"cmp"
+
 	"github.com/spf13/cobra"
 
 	"github.com/slipway-dev/slipway"
 	"github.com/slipway-dev/slipway/pkg/cmd/cli"
 	"github.com/slipway-dev/slipway/pkg/config"
 )
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
 
 // New returns the clean command.
 func New(s cli.Streams, g *cli.Globals) *cobra.Command {
@@ -30,7 +25,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 			}
 			if o.Run == "" {
 				// --last means this repository's newest run, when there is one.
-				if c, err := config.Load(firstNonEmpty(g.File, ".")); err == nil {
+				if c, err := config.Load(cmp.Or(g.File, ".")); err == nil {
 					o.Project = c.Project
 				}
 			}
