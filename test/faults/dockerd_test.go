@@ -38,7 +38,10 @@ func startDockerd2(t *testing.T, refs ...string) *dockerd2 {
 		if t.Failed() {
 			// What the daemon said, before stop removes its folder.
 			b, _ := os.ReadFile(filepath.Join(d.Dir, "dockerd.log"))
-			link, _ := exec.Command("ip", "-br", "link", "show", "type", "bridge").CombinedOutput()
+			link, err := exec.Command("ip", "-br", "link", "show", "type", "bridge").CombinedOutput()
+			if err != nil {
+				link = append(link, []byte(err.Error())...)
+			}
 			t.Logf("second dockerd's log (end):\n%s\nbridges now:\n%s", lastLines(string(b), 40), link)
 		}
 		if out, err := d.script("stop"); err != nil {
@@ -121,9 +124,9 @@ func startMarked(t *testing.T, cmd *exec.Cmd, mark string) func() result {
 // ref that is incomplete (in the engine or on a node), lose nothing that
 // was there before, and after the daemon restarts the next run must work.
 func TestDockerdKilled(t *testing.T) {
-	// Mostly waiting (or on its own daemon): it runs beside the other
-	// light scenarios, not beside the CPU-bound ones, which are serial.
-	t.Parallel()
+	// Not parallel: twice, run beside the parallel scenarios, the second
+	// daemon's bridge vanished after its restart (cause unknown; never when
+	// run on its own).
 	fig := newFigure(t, "dockerd-killed")
 	t0 := time.Now()
 	d := startDockerd2(t, BaseImage, NodeImage)

@@ -5,9 +5,9 @@
 // figure line ("FAULT scenario=… tries=N failed=F lost=L …"); with
 // SLIPWAY_FAULTS_REPORT=path the suite also writes a summary table there
 // (docs/reliability.md quotes it). Tests fail, never skip, when a component
-// is missing. The CPU-bound scenarios (100 runs, 5 users, node kill) run one
-// at a time; the ones that mostly wait (or load their own daemon) run in
-// parallel after them, two at a time on two cores.
+// is missing. The CPU-bound scenarios (100 runs, 5 users, node kill) and
+// the second-daemon one run one at a time; the light ones run in parallel
+// after them, two at a time on two cores.
 package faults
 
 import (
