@@ -15,7 +15,6 @@ import (
 	"github.com/slipway-dev/slipway/internal/inventory"
 	"github.com/slipway-dev/slipway/internal/plan"
 	"github.com/slipway-dev/slipway/pkg/build"
-	"github.com/slipway-dev/slipway/pkg/inputs"
 	"github.com/slipway-dev/slipway/pkg/progress"
 	"github.com/slipway-dev/slipway/pkg/run"
 	"github.com/slipway-dev/slipway/pkg/schedule"
@@ -219,7 +218,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	rn := &runner{plan: p, o: o, rec: rc, rep: rep, runID: runID, now: now, loadCtx: ctx,
-		builder: &build.Builder{Engine: p.Engine, TempDir: r.Dir}, hasher: inputs.NewHasher(), publisher: publishers(p)}
+		builder: &build.Builder{Engine: p.Engine, TempDir: r.Dir}, hasher: p.Hasher, publisher: publishers(p)}
 	sl, err := buildSlots(o)
 	if err != nil {
 		return nil, err

@@ -59,6 +59,9 @@ type Plan struct {
 	NoCache   bool
 	Refs      map[string]Ref
 	Cluster   *kind.Cluster // where to load, if anywhere
+	// Hasher walks and hashes build contexts once per run: the check for
+	// links out of the repository and the input digests share its walks.
+	Hasher *inputs.Hasher
 }
 
 // Input is what a plan is made from: the build options that say what to
@@ -129,6 +132,12 @@ func Prepare(ctx context.Context, o Input, needEngine bool) (*Plan, error) {
 	}
 	if len(p.Platforms) > 1 && !p.Push {
 		return nil, errs.Usagef("building for %d platforms needs --push: the local engine holds one platform per image", len(p.Platforms))
+	}
+	p.Hasher = inputs.NewHasher()
+	if needEngine && !cfg.AllowOutsideRepo {
+		if err := p.checkLinks(); err != nil {
+			return nil, err
+		}
 	}
 	if needEngine {
 		eng, err := engine.Detect(ctx, o.Engine)
@@ -368,4 +377,23 @@ func shortID(id string) string {
 		return id[:19]
 	}
 	return id
+}
+
+// checkLinks refuses a build context that holds a symlink out of the
+// repository: BuildKit would copy a dangling link, not the files it names,
+// and a user who wants files from outside says so (allow_outside_repo).
+func (p *Plan) checkLinks() error {
+	for _, s := range p.Services {
+		svc := p.Cfg.Services[s]
+		esc, err := p.Hasher.EscapingLinks(p.Cfg.ContextDir(svc), p.Cfg.DockerfilePath(svc), p.Cfg.Dir)
+		if err != nil {
+			return errs.Usage(&config.Error{Path: p.Cfg.Path, Line: svc.Line, Msg: fmt.Sprintf("service %s: %v", s, err)})
+		}
+		if len(esc) > 0 {
+			return errs.Usage(&config.Error{Path: p.Cfg.Path, Line: svc.Line, Msg: fmt.Sprintf(
+				"service %s: build context holds symlink %s -> %s, outside the repository (the image would get a dangling link, not its files); remove it, exclude it in .dockerignore, or set allow_outside_repo: true",
+				s, esc[0].Link, esc[0].Target)})
+		}
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/errs"
 	"github.com/slipway-dev/slipway/internal/fixture"
 	"github.com/slipway-dev/slipway/internal/labels"
+	"github.com/slipway-dev/slipway/pkg/inputs"
 )
 
 // Unit tests of tag assignment against an in-memory engine: which tag a run
@@ -105,4 +108,51 @@ func TestAssignRefs(t *testing.T) {
 			t.Fatalf("fixed tag over own image: %s", got)
 		}
 	})
+}
+
+// Issue 10: a symlink in a build context that points out of the
+// repository is refused before anything is built, unless it is ignored or
+// allowed.
+func TestLinksOutOfTheRepositoryAreRefused(t *testing.T) {
+	for _, c := range []struct {
+		name, extra, ignore, abs string
+		inside, refused          bool
+	}{
+		{name: "outside", refused: true},
+		{name: "inside", inside: true},
+		{name: "ignored", ignore: "escape\n"},
+		{name: "allowed", extra: "allow_outside_repo: true\n"},
+		{name: "absolute, meant inside the context", abs: "/app.txt"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, c.extra)
+			dir := f.Cfg.Dir
+			target := t.TempDir()
+			if c.inside {
+				target = filepath.Join(dir, "app.txt")
+			}
+			if c.abs != "" {
+				target = c.abs // BuildKit reads it from the context's root
+			}
+			if err := os.Symlink(target, filepath.Join(dir, "escape")); err != nil {
+				t.Fatal(err)
+			}
+			if c.ignore != "" {
+				if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte(c.ignore), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.p.Hasher = inputs.NewHasher()
+			err := error(nil)
+			if !f.Cfg.AllowOutsideRepo {
+				err = f.p.checkLinks()
+			}
+			if c.refused != (err != nil) {
+				t.Fatalf("refused=%v, err %v", c.refused, err)
+			}
+			if c.refused && (!errs.IsUsage(err) || !strings.Contains(err.Error(), "symlink escape -> ")) {
+				t.Fatalf("error %v", err)
+			}
+		})
+	}
 }
