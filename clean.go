@@ -102,6 +102,11 @@ func List(ctx context.Context, o ListOptions) ([]Copy, error) {
 		return nil, err
 	}
 	copies, err := inventory.List(ctx, eng, cs, recs)
+	if err != nil && !explicit {
+		// Clusters nobody named are looked at as a courtesy: a node that
+		// cannot be listed (paused, stopping) is reported, not fatal.
+		err = &Unlisted{Err: err}
+	}
 	sort.SliceStable(copies, func(i, j int) bool {
 		if copies[i].Place != copies[j].Place {
 			return copies[i].Place < copies[j].Place
@@ -110,6 +115,13 @@ func List(ctx context.Context, o ListOptions) ([]Copy, error) {
 	})
 	return copies, err
 }
+
+// Unlisted is List's error when only nodes of clusters it was not asked
+// about could not be listed; the copies it returns are the rest.
+type Unlisted struct{ Err error }
+
+func (u *Unlisted) Error() string { return "some Kind nodes could not be listed: " + u.Err.Error() }
+func (u *Unlisted) Unwrap() error { return u.Err }
 
 // detect finds the engine (see inventory.Detect).
 func detect(ctx context.Context, name string) (*engine.Engine, error) {

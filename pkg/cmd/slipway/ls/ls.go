@@ -2,6 +2,9 @@
 package ls
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/slipway-dev/slipway"
@@ -20,6 +23,11 @@ func New(s cli.Streams, _ *cli.Globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cs, err := slipway.List(cmd.Context(), slipway.ListOptions{Engine: engineName, Clusters: clusters})
 			cli.PrintCopies(s.Out, cs)
+			var partial *slipway.Unlisted
+			if errors.As(err, &partial) {
+				fmt.Fprintln(s.Err, "slipway: warning:", partial)
+				return nil
+			}
 			return err
 		},
 	}
