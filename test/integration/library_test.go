@@ -22,7 +22,7 @@ import (
 // needLibEngine fails without an engine and gives the test its own state.
 func needLibEngine(t *testing.T) {
 	t.Helper()
-	needLibEngine(t)
+	needEngine(t)
 	t.Setenv("SLIPWAY_STATE_DIR", t.TempDir())
 	t.Cleanup(func() {
 		_, _ = slipway.Prune(context.Background(), slipway.PruneOptions{OlderThan: 0, Project: "hello"})
