@@ -6,6 +6,8 @@ package integration
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -278,5 +280,62 @@ func TestExportRefusesOptionLikeReferences(t *testing.T) {
 	dir := t.TempDir()
 	if res := r.slipway(context.Background(), nil, "export", "-o", dir, "alpha"); res.Code != 2 {
 		t.Errorf("export onto a folder: exit %d, want 2\n%s", res.Code, res.Stderr)
+	}
+}
+
+// Defect: `slipway load SERVICE` looked the image up in Docker even when
+// the run that built it used Podman (its record knows the engine).
+func TestLoadServiceUsesTheEngineItsRunUsed(t *testing.T) {
+	needPodman(t)
+	cluster, nodes := newCluster(t)
+	r := newRepo(t, map[string]string{"alpha": okWith("alpha-from-podman")}, "")
+	b := r.slipway(context.Background(), nil, "build", "--engine", "podman", "--progress", "quiet")
+	if b.Code != 0 {
+		t.Fatalf("podman build: exit %d\n%s", b.Code, b.Stderr)
+	}
+	ref := b.Meta.Services["alpha"].Image
+	t.Cleanup(func() { exec.Command("podman", "rmi", "-f", ref).Run() })
+	if engineHas(ref) {
+		t.Fatalf("%s is in Docker too; the test needs it in Podman only", ref)
+	}
+	load := r.slipway(context.Background(), nil, "load", "--cluster", cluster, "alpha")
+	if load.Code != 0 {
+		t.Fatalf("load alpha (built with podman): exit %d\n%s%s", load.Code, load.Stdout, load.Stderr)
+	}
+	for _, n := range nodes {
+		if !nodeHas(n, ref) {
+			t.Errorf("%s lacks %s", n, ref)
+		}
+	}
+}
+
+// Defect: build args (possibly secrets) showed in process lists, logs and
+// run.json, and there was no way to pass a secret. A BuildKit secret's
+// value reaches the RUN step that mounts it and nothing slipway writes.
+func TestSecretsReachTheBuildNeverTheRecord(t *testing.T) {
+	const value = "s3cr3t-value-for-the-test"
+	// The Dockerfile checks the value by its hash, so that the value
+	// itself appears nowhere but in the environment.
+	sum := sha256.Sum256([]byte(value))
+	df := "FROM " + BaseImage + "\nRUN --mount=type=secret,id=tok printf %s \"$(cat /run/secrets/tok)\" | sha256sum | grep -q " + hex.EncodeToString(sum[:]) + "\n"
+	r := newRepo(t, map[string]string{"alpha": df}, "    secrets: [{id: tok, env: SLIPWAY_TEST_TOK}]\n")
+	b := r.slipway(context.Background(), []string{"SLIPWAY_TEST_TOK=" + value}, "build", "--progress", "plain")
+	if b.Code != 0 {
+		t.Fatalf("build with a secret: exit %d\n%s", b.Code, b.Stderr)
+	}
+	if strings.Contains(b.Stdout+b.Stderr, value) {
+		t.Error("the secret's value is in slipway's output")
+	}
+	err := filepath.Walk(r.State, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		if data, _ := os.ReadFile(p); strings.Contains(string(data), value) {
+			t.Errorf("the secret's value is in %s", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
