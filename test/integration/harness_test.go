@@ -97,12 +97,15 @@ func newRepo(t *testing.T, dockerfiles map[string]string, extra string) *repo {
 	return r
 }
 
-// removeProjectImages untags every image a test project made.
+// removeProjectImages untags every image a test project made, in both
+// engines.
 func removeProjectImages(project string) {
-	out, _ := exec.Command("docker", "image", "ls", "--filter", "label=dev.slipway.project="+project, "--format", "{{.Repository}}:{{.Tag}}").Output()
-	refs := strings.Fields(string(out))
-	if len(refs) > 0 {
-		exec.Command("docker", append([]string{"image", "rm", "-f"}, refs...)...).Run()
+	for _, eng := range []string{"docker", "podman"} {
+		out, _ := exec.Command(eng, "image", "ls", "--filter", "label=dev.slipway.project="+project, "--format", "{{.Repository}}:{{.Tag}}").Output()
+		refs := strings.Fields(string(out))
+		if len(refs) > 0 {
+			exec.Command(eng, append([]string{"image", "rm", "-f"}, refs...)...).Run()
+		}
 	}
 }
 
