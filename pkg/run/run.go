@@ -61,6 +61,8 @@ type Service struct {
 	// by it: a re-tagged image carries the creation label of the run that
 	// built it, which says nothing about how long this name has existed.
 	Tagged *time.Time `json:"tagged,omitempty"`
+	// Timing is where the service's time went, phase by phase.
+	Timing *Timing `json:"timing,omitempty"`
 }
 
 // KindLoad records what loading into a Kind cluster did on each node:
@@ -69,6 +71,8 @@ type KindLoad struct {
 	Cluster    string            `json:"cluster"`
 	Nodes      map[string]string `json:"nodes"`
 	DurationMS int64             `json:"duration_ms"`
+	// Loads is each node's part of the load, by node name.
+	Loads map[string]*NodeLoad `json:"loads,omitempty"`
 }
 
 // Record is a run's account of itself; it is also the metadata file's shape.
