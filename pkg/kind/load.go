@@ -75,6 +75,15 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 	needs := map[string][]nodes.Node{}       // image ref -> nodes lacking it
 	before := map[string]map[string]string{} // node -> ref -> image ID before the load
 	var errs []error
+	if observe := statsObserver(ctx); observe != nil {
+		tl, start := newTally(), time.Now()
+		ctx = context.WithValue(ctx, tallyKey{}, tl)
+		defer func() {
+			mu.Lock()
+			defer mu.Unlock()
+			tl.report(observe, strings.Split(nodeNames(c.Nodes), ","), start, out, errs)
+		}()
+	}
 	failed := map[string]bool{}
 	fail := func(n nodes.Node, err error) {
 		mu.Lock()
@@ -199,6 +208,7 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 			out[ref][n.String()] = a
 		}
 		mu.Unlock()
+		tallyFrom(ctx).ended(n.String())
 		return nil
 	})
 	return out, errors.Join(errs...)
@@ -233,6 +243,17 @@ func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group 
 	nodeErrs = stream(ctx, ns, filtered, group, before)
 	if slices.ContainsFunc(nodeErrs, func(err error) bool { return errors.Is(err, errGuess) }) {
 		return stream(ctx, ns, save, group, before), nil
+	}
+	if tl := tallyFrom(ctx); tl != nil {
+		var skipped int64
+		for _, size := range present {
+			skipped += size
+		}
+		for i, n := range ns {
+			if nodeErrs[i] == nil {
+				tl.add(n.String(), 0, skipped)
+			}
+		}
 	}
 	return nodeErrs, nil
 }
@@ -418,7 +439,7 @@ func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io
 		watched[i], results[i] = wp, make(chan error, 1)
 		go wp.watch(nctx, stall)
 		go func(n nodes.Node, res chan<- error) {
-			err := importArchive(nctx, n, &progressReader{r: pr, last: &wp.lastRead})
+			err := importArchive(nctx, n, &progressReader{r: pr, last: &wp.lastRead, count: &wp.read})
 			if cause := context.Cause(nctx); errors.Is(cause, ErrStalled) {
 				err = cause
 			}
@@ -441,6 +462,7 @@ func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io
 	errs := make([]error, len(ns))
 	for i, n := range ns {
 		err := <-results[i]
+		tallyFrom(ctx).add(n.String(), watched[i].read.Load(), 0)
 		if saveErr != nil && !errors.Is(saveErr, errImportEnded) && !errors.Is(err, ErrStalled) {
 			// The save broke the stream; the import's complaint (a short
 			// read) only follows from it. errGuess must show here too.
@@ -492,6 +514,7 @@ type watchedPipe struct {
 	cancel   context.CancelCauseFunc
 	node     string
 	lastRead atomic.Int64 // unix nanos of the node's last read
+	read     atomic.Int64 // bytes the node read
 	writing  atomic.Int64 // unix nanos the pending write began; 0: none
 }
 
@@ -530,14 +553,18 @@ func (w *watchedPipe) watch(ctx context.Context, stall time.Duration) {
 
 // progressReader notes the time of every read that got bytes.
 type progressReader struct {
-	r    io.Reader
-	last *atomic.Int64
+	r     io.Reader
+	last  *atomic.Int64
+	count *atomic.Int64 // bytes read, for the run report; may be nil
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	if n > 0 {
 		p.last.Store(time.Now().UnixNano())
+		if p.count != nil {
+			p.count.Add(int64(n))
+		}
 	}
 	return n, err
 }
