@@ -16,6 +16,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/publish"
 	"github.com/slipway-dev/slipway/pkg/config"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/slipway-dev/slipway/pkg/build"
 	"github.com/slipway-dev/slipway/pkg/engine"
@@ -43,9 +44,12 @@ type runner struct {
 	// Engine answers shared by every service: base image IDs, and this
 	// user's images of the project by service and input digest.
 	resolved sync.Map // ref -> image ID, or "" when the engine lacks it
-	ownOnce  sync.Once
-	own      map[string]string // service + "\x00" + inputs -> newest image ID
-	ownErr   error
+	// resolving makes services that start together and share a base
+	// image wait for one engine call instead of each making its own.
+	resolving singleflight.Group
+	ownOnce   sync.Once
+	own       map[string]string // service + "\x00" + inputs -> newest image ID
+	ownErr    error
 }
 
 // resolve maps a base image reference to its ID, once per run.
@@ -53,11 +57,18 @@ func (rn *runner) resolve(ctx context.Context, ref string) (string, bool) {
 	if id, ok := rn.resolved.Load(ref); ok {
 		return id.(string), id.(string) != ""
 	}
-	id := ""
-	if im, err := rn.plan.Eng.Inspect(ctx, ref); err == nil {
-		id = im.ID
-	}
-	rn.resolved.Store(ref, id)
+	v, _, _ := rn.resolving.Do(ref, func() (any, error) {
+		if id, ok := rn.resolved.Load(ref); ok {
+			return id, nil
+		}
+		id := ""
+		if im, err := rn.plan.Eng.Inspect(ctx, ref); err == nil {
+			id = im.ID
+		}
+		rn.resolved.Store(ref, id)
+		return id, nil
+	})
+	id := v.(string)
 	return id, id != ""
 }
 
@@ -150,7 +161,7 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 	s := img.Service
 	// No sink may fail a build: a full disk under the run folder or a
 	// broken Options.Logs writer loses that copy of the log, not the image.
-	sinks := []io.Writer{&progress.LineWriter{Service: s, Reporter: rep}}
+	sinks := []io.Writer{&progress.LineWriter{Service: s, Reporter: rep}, &img.timing.steps}
 	if logf, err := openLog(img.Log); err == nil {
 		defer logf.Close()
 		sinks = append(sinks, logf)
@@ -254,8 +265,9 @@ func (rn *runner) publish(ctx context.Context, img *Image, pub publish.Interface
 	logw := rn.deliveryLog(img)
 	defer logw.Close()
 	d := &publish.Delivery{Pushed: img.Pushed}
-	err := pub.Publish(ctx, publish.Image{Service: img.Service, Ref: img.Ref, ID: img.ID, Log: logw,
+	err := pub.Publish(img.timing.watchLoads(ctx), publish.Image{Service: img.Service, Ref: img.Ref, ID: img.ID, Log: logw,
 		Report: func(st progress.State, line string) {
+			img.timing.delivery(st)
 			rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: st, Ref: img.Ref, Line: line})
 		}}, d)
 	img.Pushed = d.Pushed
