@@ -10,6 +10,7 @@ package inputs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -182,6 +183,9 @@ func (h *Hasher) Digest(ctx context.Context, spec Spec) (string, error) {
 	for _, k := range slices.Sorted(maps.Keys(spec.Args)) {
 		fmt.Fprintf(sum, "arg\x00%s=%s\x00", k, spec.Args[k])
 	}
+	if err := dg.frontend(df, spec.Args); err != nil {
+		return "", err
+	}
 	for _, s := range slices.Sorted(slices.Values(spec.Secrets)) {
 		fmt.Fprintf(sum, "secret\x00%s\x00", s)
 	}
@@ -227,6 +231,26 @@ func canonical(df []byte, ast *parser.Result) string {
 		}
 	}
 	return b.String()
+}
+
+// frontend accounts for the Dockerfile frontend a syntax directive (or the
+// BUILDKIT_SYNTAX build arg, which overrides it) names. A digest pins it,
+// and the text already hashed says so; a tag can move to a new frontend
+// that builds the same text differently, so it counts by the image ID it
+// names now, as a FROM does — and when the engine does not hold it, the
+// builder fetches whatever the tag names today, which slipway cannot see.
+func (dg *digester) frontend(df []byte, args map[string]string) error {
+	syntax, _, _, _ := parser.DetectSyntax(df)
+	syntax = cmp.Or(args["BUILDKIT_SYNTAX"], syntax)
+	if syntax == "" || strings.Contains(syntax, "@sha256:") {
+		return nil
+	}
+	id, ok := dg.spec.Resolve(dg.ctx, syntax)
+	if !ok {
+		return unknownf("frontend %s is named by tag and is not in the engine: the builder fetches whatever it names today", syntax)
+	}
+	fmt.Fprintf(dg.d, "frontend\x00%s\x00%s\x00", syntax, id)
+	return nil
 }
 
 // platformArgs are the ARGs BuildKit defines in the global scope.

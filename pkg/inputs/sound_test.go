@@ -259,7 +259,23 @@ func TestCommentsDoNotCountButInstructionsDo(t *testing.T) {
 	f.changes("an instruction", true, func() { f.write("Dockerfile", "FROM base\nRUN echo b\n") })
 	f.changes("a heredoc's body", true, func() { f.write("Dockerfile", "FROM base\nCOPY <<EOF /x\nhello\nEOF\n") })
 	f.changes("a heredoc's body again", true, func() { f.write("Dockerfile", "FROM base\nCOPY <<EOF /x\nhullo\nEOF\n") })
+	f.ids["docker/dockerfile:1.7"] = "sha256:f1"
 	f.changes("the syntax directive", true, func() {
 		f.write("Dockerfile", "# syntax=docker/dockerfile:1.7\nFROM base\nCOPY <<EOF /x\nhullo\nEOF\n")
 	})
+	// The tag now names a new frontend: the same text may build differently.
+	f.changes("the image the syntax tag names", true, func() { f.ids["docker/dockerfile:1.7"] = "sha256:f2" })
+	f.changes("BUILDKIT_SYNTAX, which overrides the directive", true, func() { f.spec.Args["BUILDKIT_SYNTAX"] = "docker/dockerfile:1.7@sha256:" + strings.Repeat("ab", 32) })
+}
+
+// A frontend named by tag that the engine does not hold is fetched by the
+// builder from wherever the tag points today: slipway cannot tell, so it
+// builds. One pinned by digest is fully named by its text.
+func TestFrontendByTagNotInEngineBuilds(t *testing.T) {
+	f := newFixture(t, "# syntax=docker/dockerfile:1\nFROM base\n", map[string]string{})
+	if why := f.unknown(); !strings.Contains(why, "docker/dockerfile:1") {
+		t.Errorf("reason %q does not name the frontend", why)
+	}
+	f.write("Dockerfile", "# syntax=docker/dockerfile:1@sha256:"+strings.Repeat("cd", 32)+"\nFROM base\n")
+	f.digest()
 }
