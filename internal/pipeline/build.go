@@ -101,6 +101,8 @@ type Image struct {
 	Borrowed bool
 	// Tagged is when this run gave the image its name.
 	Tagged time.Time
+	// timing collects the phases' spans for the record (slipway report).
+	timing *timing
 }
 
 // Result is what a run made, by service.
@@ -208,7 +210,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	res := &Result{Run: runID, RunDir: r.Dir, StateDir: stateDir, Engine: p.Engine.Name, Images: map[string]*Image{}, Order: p.Services}
 	for _, s := range p.Services {
-		img := &Image{Service: s, Ref: p.Refs[s].String(), Tag: p.Refs[s].Tag, Status: run.Queued, Log: r.LogPath(s)}
+		img := &Image{Service: s, Ref: p.Refs[s].String(), Tag: p.Refs[s].Tag, Status: run.Queued, Log: r.LogPath(s), timing: &timing{deps: p.Cfg.Services[s].DependsOn}}
 		res.Images[s] = img
 		rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Queued, Ref: img.Ref})
 	}
@@ -230,10 +232,12 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Find: func(ctx context.Context, req build.Request) (build.Result, bool, error) {
 			img := res.Images[req.Service]
 			ok, err := rn.reuse(ctx, img, res.Images)
+			img.timing.looked()
 			return build.Result{ID: img.ID}, ok, err
 		},
 		Inner: &build.Limiter{Slots: sl,
 			Waiting: func(s string) {
+				res.Images[s].timing.waiting()
 				rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Waiting})
 			},
 			Inner: build.Func(func(ctx context.Context, req build.Request) (build.Result, error) {
@@ -243,11 +247,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		},
 	}
 	tasks := make([]schedule.Task, 0, len(p.Services))
+	scheduled := time.Now()
 	for _, s := range p.Services {
 		tasks = append(tasks, schedule.Task{
 			Name: s,
 			Deps: p.Cfg.Services[s].DependsOn,
 			Run: func(ctx context.Context) error {
+				res.Images[s].timing.ready(scheduled)
 				_, err := chain.Build(ctx, build.Request{Service: s})
 				return err
 			},

@@ -78,8 +78,14 @@ func (img *Image) fill(rs *run.Service) {
 	if img.Err != nil {
 		rs.Error = img.Err.Error()
 	}
+	if img.timing != nil {
+		rs.Timing, rs.DependsOn = img.timing.record(img), img.timing.dependsOn()
+	}
 	if l := img.Kind; l != nil {
 		rs.Kind = &run.KindLoad{Cluster: l.Cluster, Nodes: map[string]string{}, DurationMS: l.Duration.Milliseconds()}
+		if img.timing != nil {
+			rs.Kind.Loads = img.timing.nodeLoads()
+		}
 		for n, a := range l.Nodes {
 			rs.Kind.Nodes[n] = string(a)
 		}

@@ -63,6 +63,9 @@ type Service struct {
 	Tagged *time.Time `json:"tagged,omitempty"`
 	// Timing is where the service's time went, phase by phase.
 	Timing *Timing `json:"timing,omitempty"`
+	// DependsOn are the services it was built FROM in this run (the
+	// report's critical path follows them).
+	DependsOn []string `json:"depends_on,omitempty"`
 }
 
 // KindLoad records what loading into a Kind cluster did on each node:
