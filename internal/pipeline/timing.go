@@ -20,7 +20,7 @@ type timing struct {
 	mu                    sync.Mutex
 	depWait, inputs, push *run.Span
 	slotWait              time.Time // when the build began to wait for a slot
-	deps                  []string // the services it is built FROM
+	deps                  []string  // the services it is built FROM
 	steps                 stepTracker
 	loads                 map[string]*run.NodeLoad
 }
