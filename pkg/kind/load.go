@@ -571,8 +571,8 @@ func (p *progressReader) Read(b []byte) (int, error) {
 
 var errImportEnded = errors.New("import ended")
 
-// importArchive ingests an archive into the node's containerd without
-// unpacking it: the CRI (and `ctr run`) unpacks an image the first time a
+// importArchive ingests an archive into the node's containerd, by default
+// (WithUnpack) without unpacking it: the CRI (and `ctr run`) unpacks an image the first time a
 // container starts from it, so only the nodes that run an image pay for
 // unpacking it — on a cold load that halves the work, which is bound by
 // containerd on each node. The snapshotter is still named so the unpack,
@@ -583,7 +583,7 @@ func importArchive(ctx context.Context, n nodes.Node, r io.Reader) error {
 		return err
 	}
 	var stderr bytes.Buffer
-	err = n.CommandContext(ctx, "ctr", "--namespace=k8s.io", "images", "import", "--no-unpack", "--snapshotter="+snap, "-").
+	err = n.CommandContext(ctx, "ctr", importArgs(unpackMode(ctx), snap)...).
 		SetStdin(r).SetStderr(&stderr).Run()
 	if err != nil {
 		return fmt.Errorf("ctr images import: %w: %s", runErr(err), strings.TrimSpace(stderr.String()))

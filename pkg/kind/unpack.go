@@ -1,0 +1,63 @@
+package kind
+
+import "context"
+
+// Unpack is when a node unpacks an image a load brought: the layers are
+// written to the content store either way; unpacking them into the
+// snapshotter's filesystems is what a container start needs.
+type Unpack int
+
+const (
+	// UnpackDefault is the package's choice, DefaultUnpack.
+	UnpackDefault Unpack = iota
+	// UnpackOnFirstUse imports with `ctr images import --no-unpack`: the
+	// CRI unpacks an image when the first container starts from it, so a
+	// node that never runs an image never pays for unpacking it.
+	UnpackOnFirstUse
+	// UnpackAtImport unpacks during the import, as `kind load` does: the
+	// work moves before the first start, where it overlaps the stream.
+	UnpackAtImport
+)
+
+// String names the mode as the CLI flag spells it.
+func (u Unpack) String() string {
+	switch u {
+	case UnpackOnFirstUse:
+		return "on-first-use"
+	case UnpackAtImport:
+		return "at-import"
+	default:
+		return "default"
+	}
+}
+
+// DefaultUnpack is what UnpackDefault means. It was settled on a real Kind
+// cluster (containerd 2.x, a kubelet): see docs/kind-loading.md.
+const DefaultUnpack = UnpackOnFirstUse
+
+type unpackKey struct{}
+
+// WithUnpack returns a context under which every load imports with mode u.
+// Like WithStats it rides on the context: the loads are reached through
+// several layers (clusters, publish) that need not know.
+func WithUnpack(ctx context.Context, u Unpack) context.Context {
+	return context.WithValue(ctx, unpackKey{}, u)
+}
+
+// unpackMode is the mode of ctx's loads, never UnpackDefault.
+func unpackMode(ctx context.Context) Unpack {
+	if u, ok := ctx.Value(unpackKey{}).(Unpack); ok && u != UnpackDefault {
+		return u
+	}
+	return DefaultUnpack
+}
+
+// importArgs are `ctr images import`'s arguments for mode u, reading the
+// archive from stdin.
+func importArgs(u Unpack, snapshotter string) []string {
+	args := []string{"--namespace=k8s.io", "images", "import"}
+	if u != UnpackAtImport {
+		args = append(args, "--no-unpack")
+	}
+	return append(args, "--snapshotter="+snapshotter, "-")
+}
