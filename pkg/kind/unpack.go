@@ -1,6 +1,9 @@
 package kind
 
-import "context"
+import (
+	"context"
+	"os"
+)
 
 // Unpack is when a node unpacks an image a load brought: the layers are
 // written to the content store either way; unpacking them into the
@@ -44,9 +47,24 @@ func WithUnpack(ctx context.Context, u Unpack) context.Context {
 	return context.WithValue(ctx, unpackKey{}, u)
 }
 
-// unpackMode is the mode of ctx's loads, never UnpackDefault.
+// ParseUnpack reads a mode as String spells it ("" is UnpackDefault).
+func ParseUnpack(s string) (Unpack, bool) {
+	for _, u := range []Unpack{UnpackDefault, UnpackOnFirstUse, UnpackAtImport} {
+		if s == u.String() || (s == "" && u == UnpackDefault) {
+			return u, true
+		}
+	}
+	return UnpackDefault, false
+}
+
+// unpackMode is the mode of ctx's loads, never UnpackDefault: WithUnpack's,
+// else the environment's SLIPWAY_KIND_UNPACK (at-import, on-first-use; so
+// benchmarks and CI can switch any caller), else DefaultUnpack.
 func unpackMode(ctx context.Context) Unpack {
 	if u, ok := ctx.Value(unpackKey{}).(Unpack); ok && u != UnpackDefault {
+		return u
+	}
+	if u, ok := ParseUnpack(os.Getenv("SLIPWAY_KIND_UNPACK")); ok && u != UnpackDefault {
 		return u
 	}
 	return DefaultUnpack

@@ -21,6 +21,19 @@ func TestUnpackMode(t *testing.T) {
 	}
 }
 
+func TestUnpackFromEnv(t *testing.T) {
+	t.Setenv("SLIPWAY_KIND_UNPACK", "at-import")
+	if got := unpackMode(context.Background()); got != UnpackAtImport {
+		t.Errorf("SLIPWAY_KIND_UNPACK=at-import: %v", got)
+	}
+	if got := unpackMode(WithUnpack(context.Background(), UnpackOnFirstUse)); got != UnpackOnFirstUse {
+		t.Errorf("WithUnpack beats the environment: got %v", got)
+	}
+	if _, ok := ParseUnpack("sometimes"); ok {
+		t.Error("ParseUnpack took an unknown mode")
+	}
+}
+
 func TestImportArgs(t *testing.T) {
 	if a := importArgs(UnpackOnFirstUse, "overlayfs"); !slices.Contains(a, "--no-unpack") || a[len(a)-1] != "-" {
 		t.Errorf("on first use: %v", a)
