@@ -21,13 +21,14 @@ func ArgName(service string) string {
 // (foo-bar and foo_bar are both FOO_BAR_IMAGE: a dependant would silently
 // get the wrong one), and a service arg that the dependency's image arg
 // would silently overwrite.
-func (c *Config) checkArgNames() error {
+func (c *Config) checkArgNames() {
 	owner := make(map[string]*Service, len(c.Order))
 	for _, name := range c.Order {
 		s := c.Services[name]
 		arg := ArgName(name)
 		if o, ok := owner[arg]; ok {
-			return c.errorf(s.Line, "service %s: its image build arg %s is also service %s's (line %d); services whose names differ only in '-', '_' or '.' cannot both be built, rename one", name, arg, o.Name, o.Line)
+			c.addf(s.pos, "service %s: its image build arg %s is also service %s's (line %d); services whose names differ only in '-', '_' or '.' cannot both be built, rename one", name, arg, o.Name, o.Line)
+			continue
 		}
 		owner[arg] = s
 	}
@@ -36,9 +37,8 @@ func (c *Config) checkArgNames() error {
 		for _, d := range s.DependsOn {
 			arg := ArgName(d)
 			if _, ok := s.Args[arg]; ok {
-				return c.errorf(s.line("args."+arg), "service %s: build arg %s is set by depends_on %s (this run's image of %s); remove it from args", name, arg, d, d)
+				c.addf(s.at("args."+arg), "service %s: build arg %s is set by depends_on %s (this run's image of %s); remove it from args", name, arg, d, d)
 			}
 		}
 	}
-	return nil
 }

@@ -23,12 +23,16 @@ const FileName = "slipway.yaml"
 // DefaultImage is the image-name template used when the config names none.
 const DefaultImage = "localhost/{{.Project}}-{{.Service}}"
 
+// DefaultContext is a service's build context when the config names none:
+// the repository root.
+const DefaultContext = "."
+
 // Config is a parsed and validated slipway.yaml.
 type Config struct {
 	Project     string              `yaml:"project" json:"project" jsonschema:"description=Project name; part of the default image name"`
-	Image       string              `yaml:"image,omitempty" json:"image,omitempty" jsonschema:"description=Go template for the image name (.Project .Service)"`
-	Tag         string              `yaml:"tag,omitempty" json:"tag,omitempty" jsonschema:"description=Go template for the tag (.Service .User .GitShort .GitCommit .Branch .Dirty .Unix .Date .Random)"`
-	DirtyMarker string              `yaml:"dirty_marker,omitempty" json:"dirty_marker,omitempty" jsonschema:"description=Text .Dirty expands to when the work tree has changes (default: dirty)"`
+	Image       string              `yaml:"image,omitempty" json:"image,omitempty" jsonschema:"description=Go template for the image name (.Project .Service); a repository name only: slipway adds the tag,default=localhost/{{.Project}}-{{.Service}}"`
+	Tag         string              `yaml:"tag,omitempty" json:"tag,omitempty" jsonschema:"description=Go template for the tag (.Project .Service .User .GitShort .GitCommit .Branch .Dirty .Unix .Date .Random),default={{.Service}}-{{.User}}-{{.GitShort}}{{.Dirty}}-{{.Unix}}"`
+	DirtyMarker string              `yaml:"dirty_marker,omitempty" json:"dirty_marker,omitempty" jsonschema:"description=Text .Dirty expands to when the work tree has changes (it is empty on a clean tree),default=-dirty"`
 	Services    map[string]*Service `yaml:"services" json:"services" jsonschema:"description=The images to build (at most 1000) by service name"`
 	Groups      map[string][]string `yaml:"groups,omitempty" json:"groups,omitempty"`
 	Kind        Kind                `yaml:"kind,omitempty" json:"kind,omitempty"`
@@ -48,8 +52,11 @@ type Config struct {
 	// Order lists the services as the file declares them.
 	Order []string `yaml:"-" json:"-"`
 
-	// lines maps top-level keys and group names ("groups.NAME") to lines.
-	lines map[string]int
+	// lines maps top-level keys, group names ("groups.NAME") and group
+	// members ("groups.NAME.N") to where they are written.
+	lines map[string]pos
+	// problems collects what validation finds, so that all are reported.
+	problems []*Error
 }
 
 // Kind holds defaults for loading into Kind clusters.
@@ -60,10 +67,10 @@ type Kind struct {
 // Service is one buildable image.
 type Service struct {
 	Dockerfile string            `yaml:"dockerfile,omitempty" json:"dockerfile,omitempty" jsonschema:"description=Dockerfile path relative to the repo root (default: CONTEXT/Dockerfile); must stay inside the repository unless allow_outside_repo"`
-	Context    string            `yaml:"context,omitempty" json:"context,omitempty" jsonschema:"description=Build context relative to the repo root (default: .); must stay inside the repository unless allow_outside_repo"`
+	Context    string            `yaml:"context,omitempty" json:"context,omitempty" jsonschema:"description=Build context relative to the repo root; must stay inside the repository unless allow_outside_repo,default=."`
 	Target     string            `yaml:"target,omitempty" json:"target,omitempty"`
 	Args       map[string]string `yaml:"args,omitempty" json:"args,omitempty" jsonschema:"description=Build args; a key may not be the NAME_IMAGE arg of a service this one depends on"`
-	Platform   string            `yaml:"platform,omitempty" json:"platform,omitempty"`
+	Platform   string            `yaml:"platform,omitempty" json:"platform,omitempty" jsonschema:"description=OCI platform(s) os/arch[/variant] to build for (comma-separated)\\, e.g. linux/amd64"`
 	Labels     map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	DependsOn  []string          `yaml:"depends_on,omitempty" json:"depends_on,omitempty" jsonschema:"description=Services whose images this one builds FROM; each is built first and passed as build arg NAME_IMAGE (upper-cased; other characters become _)"`
 	Contexts   map[string]string `yaml:"contexts,omitempty" json:"contexts,omitempty" jsonschema:"description=Named build contexts (BuildKit --build-context) by name: a folder relative to the repo root (inside the repository unless allow_outside_repo) or docker-image://REF; remote sources (https://... http://... git://... ssh://... git@host:path) are accepted but an image using one is never reused"`
@@ -72,30 +79,85 @@ type Service struct {
 	Name string `yaml:"-" json:"-"`
 	Line int    `yaml:"-" json:"-"`
 
+	// pos is where the service's name is written.
+	pos pos
 	// lines maps the service's keys ("context", "args.KEY", "contexts.NAME",
-	// "secrets.N") to the lines they are written on.
-	lines map[string]int
+	// "secrets.N") to where they are written, "KEY=" to where their values are.
+	lines map[string]pos
 }
 
 // Error is a config problem tied to a place in the file.
 type Error struct {
-	Path string
-	Line int
-	Msg  string
+	Path string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	// Col is the 1-based column of the offending key or value, 0 if unknown.
+	Col int    `json:"col,omitempty"`
+	Msg string `json:"message"`
+	// Suggestion is the known name closest to a misspelt one, or empty.
+	Suggestion string `json:"suggestion,omitempty"`
 }
 
 // Error is always one line of bounded length: a message that quotes the
 // file (a YAML parser error naming a hostile tag or anchor) must not be able
 // to forge further lines of output or fill a terminal.
 func (e *Error) Error() string {
-	msg := oneLine(e.Msg)
+	msg := e.Msg
+	if e.Suggestion != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", quote(e.Suggestion))
+	}
+	msg = oneLine(msg)
 	if len(msg) > maxMsgLen {
 		msg = strings.ToValidUTF8(msg[:maxMsgLen*2/3], "") + " … " + strings.ToValidUTF8(msg[len(msg)-maxMsgLen/3:], "")
 	}
-	if e.Line > 0 {
+	switch {
+	case e.Line > 0 && e.Col > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", oneLine(e.Path), e.Line, e.Col, msg)
+	case e.Line > 0:
 		return fmt.Sprintf("%s:%d: %s", oneLine(e.Path), e.Line, msg)
 	}
 	return fmt.Sprintf("%s: %s", oneLine(e.Path), msg)
+}
+
+// Errors is every problem found in one config, in file order. Parse
+// returns it when there is more than one problem, so that a user fixes the
+// file in one go; errors.As still finds the first *Error.
+type Errors []*Error
+
+// Error is one line per problem.
+func (e Errors) Error() string {
+	lines := make([]string, len(e))
+	for i, err := range e {
+		lines[i] = err.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap gives each problem to errors.Is and errors.As.
+func (e Errors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, err := range e {
+		out[i] = err
+	}
+	return out
+}
+
+// MaxErrors is the most problems one Parse reports: a file that is wrong
+// everywhere (a different YAML file passed with --file) must not fill a
+// terminal.
+const MaxErrors = 50
+
+// AsErrors returns every config problem err carries: the list of an
+// Errors, the one *Error, or nil for any other error.
+func AsErrors(err error) []*Error {
+	var list Errors
+	if errors.As(err, &list) {
+		return list
+	}
+	var one *Error
+	if errors.As(err, &one) {
+		return []*Error{one}
+	}
+	return nil
 }
 
 // maxMsgLen bounds the message part of an Error, in bytes.
@@ -179,7 +241,13 @@ func Load(path string) (*Config, error) {
 	return Parse(abs, data)
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+): (.*)`)
+var (
+	yamlLineRE = regexp.MustCompile(`line (\d+): (.*)`)
+	// goTypeRE finds the Go type a decoder error names ("into
+	// map[string]*config.Service"); checkShape catches what would cause one,
+	// so this only keeps a Go type out of a message should one still come.
+	goTypeRE = regexp.MustCompile(`(?:\[\]|map\[string\]|\*)*(?:config\.\w+|string|bool|int)\b`)
+)
 
 // Parse validates data as the config file at path; relative paths in it are
 // resolved against path's folder. It accepts at most MaxFileSize bytes,
@@ -205,6 +273,13 @@ func Parse(path string, data []byte) (*Config, error) {
 	if err := checkTree(c, &root); err != nil {
 		return nil, err
 	}
+	// Every unknown key and every value of the wrong kind, at once and in
+	// YAML words; the decoder below would stop at the first and name a Go
+	// type. It stays strict, as a backstop.
+	checkShape(c, &root)
+	if err := c.failed(); err != nil {
+		return nil, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
@@ -222,7 +297,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	lines := readLines(c, &root)
 	if len(c.Services) > MaxServices {
-		return nil, c.errorf(c.lines["services"], "%d services: slipway accepts at most %d (MaxServices) in one config", len(c.Services), MaxServices)
+		return nil, c.errorf(c.lines["services"].line, "%d services: slipway accepts at most %d (MaxServices) in one config", len(c.Services), MaxServices)
 	}
 	for name, s := range c.Services {
 		if s == nil {
@@ -230,7 +305,8 @@ func Parse(path string, data []byte) (*Config, error) {
 			c.Services[name] = s
 		}
 		s.Name = name
-		s.Line = lines[name].line
+		s.pos = lines[name].at
+		s.Line = s.pos.line
 		s.lines = lines[name].keys
 	}
 	c.Order = make([]string, 0, len(c.Services))
@@ -246,8 +322,10 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 		return a.Name < b.Name
 	})
-	if err := c.validate(); err != nil {
-		return nil, err
+	c.validate()
+	if err := c.failed(); err != nil {
+		// Check goes on with the config to look at its Dockerfiles too.
+		return nil, &partialError{err: err, cfg: c}
 	}
 	return c, nil
 }
@@ -262,7 +340,7 @@ func yamlError(path string, data []byte, err error) error {
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		var line int
 		fmt.Sscan(m[1], &line)
-		text := strings.Replace(m[2], "not found in type", "is not a known key of", 1)
+		text := goTypeRE.ReplaceAllString(strings.Replace(m[2], "not found in type", "is not a known key of", 1), "the expected kind of value")
 		// YAML caps a plain key at 1024 characters and then reports only
 		// "mapping values are not allowed": say what is really wrong.
 		if n := lineLen(data, line); n > 1024 && strings.HasPrefix(text, "mapping values are not allowed") {
@@ -313,29 +391,42 @@ func checkText(c *Config, data []byte) error {
 }
 
 type serviceLines struct {
-	line int
-	keys map[string]int
+	at   pos
+	keys map[string]pos
 }
 
-// readLines maps each service name to the line its key is on, and each key
-// written inside a service (and the top-level keys) to theirs, so that errors
-// point at the offending key rather than at the service. Keys that come in
-// through an alias have no line of their own and fall back to the service's.
+// pos is a place in the file: 1-based line and column, zero when unknown.
+type pos struct{ line, col int }
+
+func nodePos(n *yaml.Node) pos { return pos{n.Line, n.Column} }
+
+// readLines maps each service name to the place its key is, and each key
+// written inside a service (and the top-level keys, and group members) to
+// theirs, so that errors point at the offending key rather than at the
+// service. Keys that come in through an alias have no place of their own
+// and fall back to the service's.
 func readLines(c *Config, root *yaml.Node) map[string]serviceLines {
 	out := map[string]serviceLines{}
-	c.lines = map[string]int{}
+	c.lines = map[string]pos{}
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
 		return out
 	}
 	top := root.Content[0]
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		key, val := top.Content[i], top.Content[i+1]
-		c.lines[key.Value] = key.Line
+		c.lines[key.Value] = nodePos(key)
+		c.lines[key.Value+"="] = nodePos(val)
 		switch key.Value {
 		case "groups":
 			if val.Kind == yaml.MappingNode {
 				for j := 0; j+1 < len(val.Content); j += 2 {
-					c.lines["groups."+val.Content[j].Value] = val.Content[j].Line
+					g, members := val.Content[j], val.Content[j+1]
+					c.lines["groups."+g.Value] = nodePos(g)
+					if members.Kind == yaml.SequenceNode {
+						for m, item := range members.Content {
+							c.lines[fmt.Sprintf("groups.%s.%d", g.Value, m)] = nodePos(item)
+						}
+					}
 				}
 			}
 		case "services":
@@ -344,29 +435,32 @@ func readLines(c *Config, root *yaml.Node) map[string]serviceLines {
 			}
 			for j := 0; j+1 < len(val.Content); j += 2 {
 				name, body := val.Content[j], val.Content[j+1]
-				out[name.Value] = serviceLines{line: name.Line, keys: keyLines(body)}
+				out[name.Value] = serviceLines{at: nodePos(name), keys: keyLines(body)}
 			}
 		}
 	}
 	return out
 }
 
-func keyLines(body *yaml.Node) map[string]int {
-	keys := map[string]int{}
+// keyLines maps each key of a service to its place, "KEY=" to its value's,
+// and "KEY.SUB" to a nested key's or list item's.
+func keyLines(body *yaml.Node) map[string]pos {
+	keys := map[string]pos{}
 	if body.Kind != yaml.MappingNode {
 		return keys
 	}
 	for k := 0; k+1 < len(body.Content); k += 2 {
 		key, val := body.Content[k], body.Content[k+1]
-		keys[key.Value] = key.Line
+		keys[key.Value] = nodePos(key)
+		keys[key.Value+"="] = nodePos(val)
 		switch {
 		case val.Kind == yaml.MappingNode:
 			for m := 0; m+1 < len(val.Content); m += 2 {
-				keys[key.Value+"."+val.Content[m].Value] = val.Content[m].Line
+				keys[key.Value+"."+val.Content[m].Value] = nodePos(val.Content[m])
 			}
 		case val.Kind == yaml.SequenceNode:
 			for m, item := range val.Content {
-				keys[fmt.Sprintf("%s.%d", key.Value, m)] = item.Line
+				keys[fmt.Sprintf("%s.%d", key.Value, m)] = nodePos(item)
 			}
 		}
 	}
@@ -377,118 +471,164 @@ func (c *Config) errorf(line int, format string, args ...any) error {
 	return &Error{Path: c.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-// line is where key of s is written, else where s is.
-func (s *Service) line(key string) int {
-	if l := s.lines[key]; l > 0 {
-		return l
-	}
-	return s.Line
+// addf records a problem at p and returns it, so that the caller can add a
+// suggestion; validation goes on, and Parse reports every problem at once.
+func (c *Config) addf(p pos, format string, args ...any) *Error {
+	e := &Error{Path: c.Path, Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)}
+	c.problems = append(c.problems, e)
+	return e
 }
 
-func (c *Config) validate() error {
-	if c.Project == "" {
-		return c.errorf(0, "project is required")
+// failed turns the recorded problems into Parse's error: nil, the one
+// *Error, or Errors in file order (at most MaxErrors).
+func (c *Config) failed() error {
+	return joinErrors(c.problems)
+}
+
+func joinErrors(list []*Error) error {
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
+		return list[0]
 	}
-	if !nameRE.MatchString(c.Project) {
-		return c.errorf(c.lines["project"], "project %s must be 1-63 lower-case letters, digits, '.', '_' or '-'", quote(c.Project))
+	list = append([]*Error(nil), list...)
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	if len(list) > MaxErrors {
+		more := len(list) - MaxErrors + 1
+		list = append(list[:MaxErrors-1], &Error{Path: list[0].Path, Msg: fmt.Sprintf("… and %d more problems", more)})
+	}
+	return Errors(list)
+}
+
+// at is where key of s is written ("KEY=" for its value), else where s is.
+func (s *Service) at(key string) pos {
+	if p := s.lines[key]; p.line > 0 {
+		return p
+	}
+	return s.pos
+}
+
+// line is the line of key of s, else of s.
+func (s *Service) line(key string) int { return s.at(key).line }
+
+func (c *Config) validate() {
+	switch {
+	case c.Project == "":
+		c.addf(pos{}, "project is required")
+	case !nameRE.MatchString(c.Project):
+		c.addf(c.lines["project="], "project %s must be 1-63 lower-case letters, digits, '.', '_' or '-'", quote(c.Project))
 	}
 	if len(c.Services) == 0 {
-		return c.errorf(c.lines["services"], "services: at least one service is required")
+		c.addf(c.lines["services"], "services: at least one service is required")
 	}
 	for _, name := range c.Order {
-		if err := c.validateService(c.Services[name]); err != nil {
-			return err
-		}
+		c.validateService(c.Services[name])
 	}
-	if err := c.checkArgNames(); err != nil {
-		return err
-	}
+	c.checkArgNames()
 	groups := make([]string, 0, len(c.Groups))
 	for g := range c.Groups {
 		groups = append(groups, g)
 	}
 	sort.Strings(groups)
 	for _, g := range groups {
-		line := c.lines["groups."+g]
+		at := c.lines["groups."+g]
 		if _, ok := c.Services[g]; ok {
-			return c.errorf(line, "group %s has the same name as a service", quote(g))
+			c.addf(at, "group %s has the same name as a service", quote(g))
 		}
-		for _, m := range c.Groups[g] {
+		for i, m := range c.Groups[g] {
 			if _, ok := c.Services[m]; !ok {
-				return c.errorf(line, "group %s names unknown service %s", quote(g), quote(m))
+				p := c.lines[fmt.Sprintf("groups.%s.%d", g, i)]
+				if p.line == 0 {
+					p = at
+				}
+				c.addf(p, "group %s names unknown service %s", quote(g), quote(m)).Suggestion = closest(m, c.Order)
 			}
 		}
 	}
 	if cycle := c.findCycle(); cycle != nil {
-		return c.errorf(c.Services[cycle[0]].Line, "depends_on cycle: %s", strings.Join(cycle, " -> "))
+		c.addf(c.Services[cycle[0]].pos, "depends_on cycle: %s", strings.Join(cycle, " -> "))
 	}
-	return nil
+	c.checkTemplates()
 }
 
-func (c *Config) validateService(s *Service) error {
+func (c *Config) validateService(s *Service) {
 	name := s.Name
 	if !nameRE.MatchString(name) {
-		return c.errorf(s.Line, "service name %s must be 1-63 lower-case letters, digits, '.', '_' or '-'", quote(name))
+		// Every other message names the service: one error is enough.
+		c.addf(s.pos, "service name %s must be 1-63 lower-case letters, digits, '.', '_' or '-'", quote(name))
+		return
 	}
 	if s.Context == "" {
-		s.Context = "."
+		s.Context = DefaultContext
 	}
 	if s.Dockerfile == "" {
 		s.Dockerfile = filepath.Join(s.Context, "Dockerfile")
 	}
 	// Containment first: a path outside the repository is refused before
 	// anything about it is looked at.
-	if err := c.checkInside(s, "context", s.Context, "build context"); err != nil {
-		return err
+	ctxInside := c.checkInside(s, "context", s.Context, "build context")
+	dfInside := c.checkInside(s, "dockerfile", s.Dockerfile, "Dockerfile")
+	if ctxInside {
+		if fi, err := os.Stat(c.ContextDir(s)); err != nil || !fi.IsDir() {
+			c.addf(s.at("context="), "service %s: build context %s is not a folder", name, quote(s.Context))
+		}
 	}
-	if err := c.checkInside(s, "dockerfile", s.Dockerfile, "Dockerfile"); err != nil {
-		return err
-	}
-	if fi, err := os.Stat(c.ContextDir(s)); err != nil || !fi.IsDir() {
-		return c.errorf(s.line("context"), "service %s: build context %s is not a folder", name, quote(s.Context))
-	}
-	if fi, err := os.Stat(c.DockerfilePath(s)); err != nil || fi.IsDir() {
-		return c.errorf(s.line("dockerfile"), "service %s: Dockerfile %s not found", name, quote(s.Dockerfile))
+	if dfInside {
+		if fi, err := os.Stat(c.DockerfilePath(s)); err != nil || fi.IsDir() {
+			c.addf(s.at("dockerfile="), "service %s: Dockerfile %s not found", name, quote(s.Dockerfile))
+		}
 	}
 	for i, d := range s.DependsOn {
 		if _, ok := c.Services[d]; !ok {
-			return c.errorf(s.line(fmt.Sprintf("depends_on.%d", i)), "service %s: depends_on names unknown service %s", name, quote(d))
+			c.addf(s.at(fmt.Sprintf("depends_on.%d", i)), "service %s: depends_on names unknown service %s", name, quote(d)).Suggestion = closest(d, c.Order)
 		}
 	}
 	for _, k := range sortedKeys(s.Args) {
 		if !argKeyRE.MatchString(k) {
-			return c.errorf(s.line("args."+k), "service %s: build arg name %s must be letters, digits and '_' (not starting with a digit), at most %d bytes", name, quote(k), MaxKeyLen)
+			c.addf(s.at("args."+k), "service %s: build arg name %s must be letters, digits and '_' (not starting with a digit), at most %d bytes", name, quote(k), MaxKeyLen)
 		}
 	}
 	for _, k := range sortedKeys(s.Labels) {
 		if k == "" || len(k) > MaxKeyLen || strings.ContainsAny(k, "= \t\r\n") {
-			return c.errorf(s.line("labels."+k), "service %s: label key %s must be 1-%d bytes without '=' or white space", name, quote(k), MaxKeyLen)
+			c.addf(s.at("labels."+k), "service %s: label key %s must be 1-%d bytes without '=' or white space", name, quote(k), MaxKeyLen)
 		}
 	}
-	if err := c.validateContexts(s); err != nil {
-		return err
-	}
-	return c.validateSecrets(s)
+	c.checkPlatform(s)
+	c.validateContexts(s)
+	c.validateSecrets(s)
 }
 
 var argKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,255}$`)
 
 // checkInside refuses a path of s that resolves, following symlinks, outside
-// the repository, unless the config allows that.
-func (c *Config) checkInside(s *Service, key, rel, what string) error {
+// the repository, unless the config allows that; it reports whether the
+// path may be looked at.
+func (c *Config) checkInside(s *Service, key, rel, what string) bool {
 	if c.AllowOutsideRepo {
-		return nil
+		return true
 	}
 	p := filepath.Join(c.Dir, rel)
 	real, root := realPath(p), realPath(c.Dir)
 	if within(root, real) {
-		return nil
+		return true
 	}
 	how := ""
 	if lexical := filepath.Clean(p); within(filepath.Clean(c.Dir), lexical) {
 		how = fmt.Sprintf(" (through a symlink, to %q)", real)
 	}
-	return c.errorf(s.line(key), "service %s: %s %s is outside the repository %q%s; set allow_outside_repo: true if files from outside the repository may be sent into the image", s.Name, what, quote(rel), c.Dir, how)
+	at := s.at(key + "=")
+	if _, written := s.lines[key+"="]; !written {
+		at = s.at(key)
+	}
+	c.addf(at, "service %s: %s %s is outside the repository %q%s; set allow_outside_repo: true if files from outside the repository may be sent into the image", s.Name, what, quote(rel), c.Dir, how)
+	return false
 }
 
 // realPath resolves every symlink in p. A path that does not exist (yet) is
@@ -540,6 +680,9 @@ func (c *Config) findCycle() []string {
 		state[n] = active
 		stack = append(stack, n)
 		for _, d := range c.Services[n].DependsOn {
+			if c.Services[d] == nil {
+				continue // reported as an unknown service
+			}
 			switch state[d] {
 			case active:
 				for i, s := range stack {

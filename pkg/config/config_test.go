@@ -55,8 +55,8 @@ func TestErrorsCarryFileAndLine(t *testing.T) {
 	cases := []struct{ name, yaml, want string }{
 		{"unknown key", "project: p\nservices:\n  a:\n    dockerfile: D\n    colour: red\n", ":5: "},
 		{"cycle", "project: p\nservices:\n  a:\n    dockerfile: D\n    depends_on: [b]\n  b:\n    dockerfile: D\n    depends_on: [a]\n", "cycle: a -> b -> a"},
-		{"unknown dep", "project: p\nservices:\n  a:\n    dockerfile: D\n    depends_on: [zzz]\n", ":5: service a: depends_on names unknown service \"zzz\""},
-		{"missing dockerfile", "project: p\nservices:\n  a:\n    dockerfile: nope.Dockerfile\n", ":4: service a: Dockerfile \"nope.Dockerfile\" not found"},
+		{"unknown dep", "project: p\nservices:\n  a:\n    dockerfile: D\n    depends_on: [zzz]\n", ":5:18: service a: depends_on names unknown service \"zzz\""},
+		{"missing dockerfile", "project: p\nservices:\n  a:\n    dockerfile: nope.Dockerfile\n", ":4:17: service a: Dockerfile \"nope.Dockerfile\" not found"},
 		{"duplicate", "project: p\nservices:\n  a:\n    dockerfile: D\n  a:\n    dockerfile: D\n", "already defined"},
 		{"no project", "services:\n  a:\n    dockerfile: D\n", "project is required"},
 		{"bad group", "project: p\nservices:\n  a:\n    dockerfile: D\ngroups:\n  g: [x]\n", "unknown service \"x\""},

@@ -78,39 +78,40 @@ func (c *Config) ContextSources(s *Service) map[string]string {
 	return out
 }
 
-func (c *Config) validateContexts(s *Service) error {
+func (c *Config) validateContexts(s *Service) {
 	for _, name := range sortedKeys(s.Contexts) {
 		v := s.Contexts[name]
-		line := s.line("contexts." + name)
+		line := s.at("contexts." + name)
 		if err := checkContextName(name); err != "" {
-			return c.errorf(line, "service %s: named context %s: %s", s.Name, quote(name), err)
+			c.addf(line, "service %s: named context %s: %s", s.Name, quote(name), err)
 		}
 		switch ContextKind(v) {
 		case SourceImage:
 			ref := strings.TrimPrefix(v, ImageScheme)
 			if _, err := reference.ParseNormalizedNamed(ref); err != nil {
-				return c.errorf(line, "service %s: named context %s: %s is not an image reference: %v", s.Name, name, quote(ref), err)
+				c.addf(line, "service %s: named context %s: %s is not an image reference: %v", s.Name, name, quote(ref), err)
 			}
 		case SourceRemote:
 			if strings.ContainsAny(v, " \t\r\n") {
-				return c.errorf(line, "service %s: named context %s: %s is not a URL", s.Name, name, quote(v))
+				c.addf(line, "service %s: named context %s: %s is not a URL", s.Name, name, quote(v))
 			}
 		case SourceLocal:
 			if v == "" {
-				return c.errorf(line, "service %s: named context %s is empty: give a folder relative to the repo root or %sREF", s.Name, name, ImageScheme)
+				c.addf(line, "service %s: named context %s is empty: give a folder relative to the repo root or %sREF", s.Name, name, ImageScheme)
+				continue
 			}
 			if scheme, _, ok := strings.Cut(v, "://"); ok && !strings.ContainsAny(scheme, "/.") {
-				return c.errorf(line, "service %s: named context %s: unsupported source %s (use a folder relative to the repo root, %sREF, https://, http://, git://, ssh:// or git@host:path)", s.Name, name, quote(v), ImageScheme)
+				c.addf(line, "service %s: named context %s: unsupported source %s (use a folder relative to the repo root, %sREF, https://, http://, git://, ssh:// or git@host:path)", s.Name, name, quote(v), ImageScheme)
+				continue
 			}
-			if err := c.checkInside(s, "contexts."+name, v, "named context "+name); err != nil {
-				return err
+			if !c.checkInside(s, "contexts."+name, v, "named context "+name) {
+				continue
 			}
 			if fi, err := os.Stat(filepath.Join(c.Dir, v)); err != nil || !fi.IsDir() {
-				return c.errorf(line, "service %s: named context %s: %s is not a folder", s.Name, name, quote(v))
+				c.addf(line, "service %s: named context %s: %s is not a folder", s.Name, name, quote(v))
 			}
 		}
 	}
-	return nil
 }
 
 // checkContextName reports why BuildKit would never use a named context

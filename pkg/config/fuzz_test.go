@@ -52,9 +52,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse took %v on %d bytes", took, len(data))
 		}
 		if err != nil {
-			msg := err.Error()
-			if !strings.HasPrefix(msg, path+":") || strings.ContainsAny(msg, "\r\n") || len(msg) > 2048 {
-				t.Fatalf("error is not one bounded line naming the file: %q", msg)
+			// Every problem is one bounded line naming the file; there
+			// are at most MaxErrors of them.
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) > MaxErrors {
+				t.Fatalf("%d lines of errors", len(lines))
+			}
+			for _, msg := range lines {
+				if !strings.HasPrefix(msg, path+":") || strings.ContainsAny(msg, "\r") || len(msg) > 2048 {
+					t.Fatalf("error is not one bounded line naming the file: %q", msg)
+				}
 			}
 			if c != nil {
 				t.Fatalf("both a config and an error")

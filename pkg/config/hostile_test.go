@@ -67,9 +67,9 @@ func hostile() []struct{ name, yaml, want string } {
 		{"two documents", "project: p\nservices:\n  a: {dockerfile: D}\n---\nproject: q\n", "more than one YAML document"},
 		{"empty", "", "config is empty"},
 		{"comments only", "# nothing\n", "no YAML document"},
-		{"not a mapping", "- a\n- b\n", "cannot unmarshal"},
+		{"not a mapping", "- a\n- b\n", ":1:1: the config must be a mapping of keys, not a list of 2 items"},
 		{"newline in a quoted error value", "project: p\nservices:\n  \"a\\nb\": {dockerfile: D}\n", `service name "a\nb"`},
-		{"services not a map", "project: p\nservices: 12\n", "cannot unmarshal"},
+		{"services not a map", "project: p\nservices: 12\n", `:2:11: services must be a mapping, not the value "12"`},
 	}
 }
 

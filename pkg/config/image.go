@@ -30,6 +30,9 @@ func (c *Config) ImageName(s, registry string) (string, error) {
 			name = registry + "/" + reference.Path(n)
 		}
 	}
+	if problem := imageNameProblem(name); problem != "" {
+		return "", &Error{Path: c.Path, Line: c.lines["image="].line, Col: c.lines["image="].col, Msg: fmt.Sprintf("image name %q for service %s: %s", name, s, problem)}
+	}
 	if _, err := reference.ParseNamed(name); err != nil {
 		return "", &Error{Path: c.Path, Msg: fmt.Sprintf("image name %q for service %s is not a valid image name: %v", name, s, err)}
 	}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipway-dev/slipway/pkg/tag"
 )
 
 // TestSchemaUpToDate regenerates the schema with tools/schemagen (its own
@@ -72,5 +75,89 @@ func TestSchema(t *testing.T) {
 	b[0] = 'x'
 	if again, _ := Schema(); again[0] != '{' {
 		t.Error("Schema returned the embedded bytes, not a copy")
+	}
+}
+
+// TestSchemaDefaultsMatchCode finds every "default" in the schema and checks
+// it against what the code does when the key is left out: a default the
+// schema states but the code does not apply (dirty_marker said "dirty"
+// while the code used "-dirty") fails here, and so does a default added to
+// the schema without a check below.
+func TestSchemaDefaultsMatchCode(t *testing.T) {
+	var doc any
+	if err := json.Unmarshal(schema, &doc); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]any{}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, sub := range v {
+				if k == "default" {
+					found[path] = sub
+					continue
+				}
+				walk(path+"/"+k, sub)
+			}
+		case []any:
+			for i, sub := range v {
+				walk(fmt.Sprintf("%s/%d", path, i), sub)
+			}
+		}
+	}
+	walk("", doc)
+
+	// What the code does without the key, found by running it.
+	p := write(t, "project: demo\nservices:\n  api: {}\n", "Dockerfile")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	image, err := c.ImageName("api", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := tag.Vars{Project: "demo", Service: "api", User: "u", GitShort: "0123abc", Dirty: "-x", Unix: 7}
+	defaultTag, err := tag.Render("", vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(tmpl string, data any) string {
+		t.Helper()
+		out, err := renderTemplate("t", tmpl, data)
+		if err != nil {
+			t.Fatalf("schema default %q: %v", tmpl, err)
+		}
+		return out
+	}
+	checks := map[string]func(any) (got, want string){
+		"/$defs/Config/properties/dirty_marker": func(d any) (string, string) {
+			return fmt.Sprint(d), tag.Git{Commit: "0123abcdef", Dirty: true}.DirtyMarker()
+		},
+		"/$defs/Config/properties/tag": func(d any) (string, string) {
+			return tag.Fit(render(fmt.Sprint(d), vars)), defaultTag
+		},
+		"/$defs/Config/properties/image": func(d any) (string, string) {
+			return render(fmt.Sprint(d), map[string]string{"Project": "demo", "Service": "api"}), image
+		},
+		"/$defs/Service/properties/context": func(d any) (string, string) {
+			return fmt.Sprint(d), c.Services["api"].Context
+		},
+	}
+	for path, d := range found {
+		check, ok := checks[path]
+		if !ok {
+			t.Errorf("schema default at %s (%v) is not checked against the code: add it to this test", path, d)
+			continue
+		}
+		if got, want := check(d); got != want {
+			t.Errorf("schema default at %s gives %q; the code gives %q", path, got, want)
+		}
+	}
+	for path := range checks {
+		if _, ok := found[path]; !ok {
+			t.Errorf("the schema states no default at %s", path)
+		}
 	}
 }

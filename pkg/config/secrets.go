@@ -51,34 +51,34 @@ var (
 	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,255}$`)
 )
 
-func (c *Config) validateSecrets(s *Service) error {
+func (c *Config) validateSecrets(s *Service) {
 	seen := map[string]int{}
 	for i := range s.Secrets {
 		sec := &s.Secrets[i]
-		line := s.line(fmt.Sprintf("secrets.%d", i))
+		line := s.at(fmt.Sprintf("secrets.%d", i))
 		if !secretIDRE.MatchString(sec.ID) {
-			return c.errorf(line, "service %s: secret id %s must be 1-128 letters, digits, '_', '.' or '-'", s.Name, quote(sec.ID))
+			c.addf(line, "service %s: secret id %s must be 1-128 letters, digits, '_', '.' or '-'", s.Name, quote(sec.ID))
 		}
 		if prev, ok := seen[sec.ID]; ok {
-			return c.errorf(line, "service %s: secret id %s is given twice (also on line %d)", s.Name, sec.ID, prev)
+			c.addf(line, "service %s: secret id %s is given twice (also on line %d)", s.Name, sec.ID, prev)
+			continue
 		}
-		seen[sec.ID] = line
+		seen[sec.ID] = line.line
 		switch {
 		case (sec.Env == "") == (sec.File == ""):
-			return c.errorf(line, "service %s: secret %s needs exactly one of env: or file:", s.Name, sec.ID)
+			c.addf(line, "service %s: secret %s needs exactly one of env: or file:", s.Name, sec.ID)
 		case sec.Env != "":
 			if !envNameRE.MatchString(sec.Env) {
-				return c.errorf(line, "service %s: secret %s: env %s is not an environment variable name", s.Name, sec.ID, quote(sec.Env))
+				c.addf(line, "service %s: secret %s: env %s is not an environment variable name", s.Name, sec.ID, quote(sec.Env))
 			}
 		default:
 			src, err := c.secretPath(sec.File)
 			if err != nil {
-				return c.errorf(line, "service %s: secret %s: %v", s.Name, sec.ID, err)
+				c.addf(line, "service %s: secret %s: %v", s.Name, sec.ID, err)
 			}
 			sec.Src = src
 		}
 	}
-	return nil
 }
 
 // secretPath makes a secret's file absolute. The file is not required to

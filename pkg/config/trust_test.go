@@ -47,7 +47,8 @@ func wantErr(t *testing.T, cfg string, line, want string) {
 	if err == nil {
 		t.Fatalf("accepted; want an error containing %q", want)
 	}
-	prefix := cfg + ":" + line + ": "
+	// The place is file:line: or, with the column, file:line:col:.
+	prefix := cfg + ":" + line + ":"
 	if line == "" {
 		prefix = cfg + ": "
 	}
@@ -246,7 +247,7 @@ services:
 		{"- {id: 'a b', env: A}", "6", "secret id \"a b\""},
 		{"- {id: npm, env: 'A-B'}", "6", "is not an environment variable name"},
 		{"- {id: npm, file: ~bob/x}", "6", "only ~/"},
-		{"- {id: npm, value: hunter2}", "6", "value is not a known key"},
+		{"- {id: npm, value: hunter2}", "6", `unknown key "value" in item 1 of secrets of service a`},
 	}
 	for _, b := range bad {
 		t.Run(b.want, func(t *testing.T) {
