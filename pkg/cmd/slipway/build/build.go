@@ -17,6 +17,7 @@ import (
 	buildpkg "github.com/slipway-dev/slipway/pkg/build"
 	"github.com/slipway-dev/slipway/pkg/cmd/cli"
 	"github.com/slipway-dev/slipway/pkg/progress"
+	"github.com/slipway-dev/slipway/pkg/report"
 	"github.com/slipway-dev/slipway/pkg/run"
 )
 
@@ -28,6 +29,7 @@ type flags struct {
 	platforms                                   []string
 	jobs, hostJobs                              int
 	keepGoing, noCache, cleanup                 bool
+	report                                      bool
 	timeout                                     time.Duration
 	kind                                        string
 	kindSet                                     bool
@@ -65,6 +67,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	fl.StringVar(&f.kind, "kind", "", "load each image into this Kind cluster as soon as it is built (--kind alone: the default cluster)")
 	fl.Lookup("kind").NoOptDefVal = " "
 	fl.StringSliceVar(&f.nodes, "nodes", nil, "with --kind, only these nodes")
+	fl.BoolVar(&f.report, "report", false, "at the end, write the run's HTML timeline (see slipway report) and print its path")
 	fl.BoolVar(&f.cleanup, "cleanup", false, "with --kind, remove each image from the local engine once it is in every node")
 	return cmd
 }
@@ -133,6 +136,14 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 		_ = enc.Encode(res.Metadata)
 	} else {
 		printTable(s.Out, res)
+	}
+	if f.report {
+		w, rerr := report.Write(report.WriteOptions{StateDir: res.StateDir, Run: res.Run})
+		if rerr == nil {
+			fmt.Fprintln(s.Err, "report:", w.HTML)
+		} else if err == nil {
+			err = rerr
+		}
 	}
 	return err
 }
