@@ -34,6 +34,6 @@ func New(s cli.Streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.UsageErr("%v", err) })
 	root.AddCommand(buildcmd.New(s, g), tagcmd.New(s, g), configcmd.New(s, g), loadcmd.New(s, g),
 		cleancmd.New(s, g), prunecmd.New(s, g), lscmd.New(s, g),
-		exportcmd.New(s, g), importcmd.New(s, g), reportcmd.New(s, g))
+		exportcmd.New(s, g), importcmd.New(s, g), reportcmd.New(s, g), watchcmd.New(s, g))
 	return root
 }

@@ -1,0 +1,294 @@
+// Package watch is `slipway watch`: it watches the files the selected
+// services' builds read and, after each burst of edits, builds the services
+// whose inputs changed (their dependents follow, since a dependent's inputs
+// include its dependency's image) and delivers them as `slipway build`
+// would: into Kind nodes, or to a registry.
+//
+// Each cycle is one run (pipeline.Build) of every selected service: those
+// whose input digest did not change are reused (re-tagged, no build, and
+// re-tagged, not sent, on the nodes), so the newest run always holds the
+// whole current set. Once a cycle has delivered, the run before it is
+// cleaned (inventory.CleanRun: only names that run gave), and a cycle that
+// is cancelled, superseded or fails is cleaned too. So at any time one run
+// holds what the watch made, and `slipway clean` after the watch removes it.
+//
+// Cycles run one at a time: an edit during a cycle that changes a digest
+// cancels it, its run is cleaned (removing from the nodes anything it had
+// loaded), and only then does the next cycle start, so an older image can
+// never be loaded after, or over, a newer one.
+package watch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/errs"
+	"github.com/slipway-dev/slipway/internal/inventory"
+	"github.com/slipway-dev/slipway/internal/pipeline"
+	"github.com/slipway-dev/slipway/pkg/config"
+	"github.com/slipway-dev/slipway/pkg/run"
+)
+
+// DefaultDebounce is the quiet time after a file event before a cycle
+// starts: an editor's save is often several events.
+const DefaultDebounce = 200 * time.Millisecond
+
+// Options says what to watch, how to build and where images go.
+type Options struct {
+	// Build is how each cycle builds: the config, the services or groups
+	// (none: all), the engine, Kind or Push. Its Reporter gets every
+	// cycle's build events.
+	Build pipeline.Options
+	// Debounce is the quiet time before a cycle; 0 means DefaultDebounce.
+	// MaxWait bounds the wait while events keep coming; 0 means 10 x Debounce.
+	Debounce, MaxWait time.Duration
+	// Exec, if set, runs with sh -c after each cycle that succeeded, with
+	// the images in its environment and as JSON on stdin (see ExecInput).
+	Exec string
+	// Out gets one line per cycle; ExecOut and ExecErr get the command's
+	// output. nil discards.
+	Out, ExecOut, ExecErr io.Writer
+	// OnCycle, if set, is called after each cycle, with its outcome.
+	OnCycle func(Cycle)
+}
+
+// Watch builds the selected services once, then again after each change,
+// until ctx ends; it returns ctx's cause. Bad input (config, services,
+// cluster) returns a usage error before anything is watched.
+func Watch(ctx context.Context, o Options) error {
+	cfgPath := o.Build.Config
+	if cfgPath == "" {
+		cfgPath = "."
+	}
+	// What to watch is re-read from the config when it changes; a broken
+	// config keeps the last good scope until it is fixed.
+	var mu sync.Mutex
+	var lastCfg *config.Config
+	var lastSvcs []string
+	cfgOf := func() (*config.Config, []string, error) {
+		cfg, err := config.Load(cfgPath)
+		if err == nil {
+			var svcs []string
+			if svcs, err = cfg.Select(o.Build.Services...); err == nil {
+				mu.Lock()
+				lastCfg, lastSvcs = cfg, svcs
+				mu.Unlock()
+				return cfg, svcs, nil
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if lastCfg != nil {
+			return lastCfg, lastSvcs, nil
+		}
+		return nil, nil, errs.Usage(err)
+	}
+	// Check the build options as a build would (engine, cluster, tags),
+	// before watching anything.
+	if _, err := pipeline.Tags(ctx, o.Build); err != nil {
+		return err
+	}
+	t, err := newTree(cfgOf)
+	if err != nil {
+		return err
+	}
+	tctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go t.run(tctx)
+
+	stateDir := o.Build.StateDir
+	if stateDir == "" {
+		stateDir = run.StateDir()
+	}
+	w := &watcher{o: o, stateDir: stateDir, cfgOf: cfgOf}
+	debounce := o.Debounce
+	if debounce <= 0 {
+		debounce = DefaultDebounce
+	}
+	maxWait := o.MaxWait
+	if maxWait <= 0 {
+		maxWait = 10 * debounce
+	}
+	l := &loop{debounce: debounce, maxWait: maxWait, events: t.out,
+		snap: func(ctx context.Context) (snapshot, error) {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return snapshot{}, err
+			}
+			svcs, err := cfg.Select(o.Build.Services...)
+			if err != nil {
+				return snapshot{}, err
+			}
+			return snapshot{services: svcs, digests: sourceDigests(ctx, cfg, svcs, o.Build.Platforms)}, nil
+		},
+		cycle: w.cycle, keep: w.keep, discard: w.discard, report: w.report,
+		warn:  func(err error) { w.printf("watch: %v\n", err) },
+		fatal: errs.IsUsage,
+	}
+	go func() {
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case err := <-t.errs:
+				l.warn(err)
+			}
+		}
+	}()
+	return l.run(ctx)
+}
+
+// watcher is what the loop's steps do with the real engine and nodes.
+type watcher struct {
+	o        Options
+	stateDir string
+	cfgOf    func() (*config.Config, []string, error)
+	kept     string     // the run of the last kept cycle
+	outMu    sync.Mutex // report and warnings come from two goroutines
+}
+
+// cycle builds every selected service as one run: unchanged ones are
+// reused, so only changed ones (and their dependents) build.
+func (w *watcher) cycle(ctx context.Context, c *Cycle) error {
+	res, err := pipeline.Build(ctx, w.o.Build)
+	if res != nil {
+		c.Run = res.Run
+		c.Refs = res.Refs()
+		for _, s := range res.Order {
+			switch res.Images[s].Status {
+			case run.Built:
+				c.Rebuilt = append(c.Rebuilt, s)
+			case run.Reused:
+				c.Reused = append(c.Reused, s)
+			}
+		}
+		if err != nil {
+			for _, img := range res.Failures() {
+				err = fmt.Errorf("%w\n%s: %v", err, img.Service, img.Err)
+			}
+		}
+	}
+	return err
+}
+
+// keep runs --exec for a cycle that delivered, then retires the run of the
+// previous kept cycle: its every image now has a newer name in c's run.
+func (w *watcher) keep(ctx context.Context, c *Cycle) {
+	if w.o.Exec != "" {
+		if err := runExec(ctx, w.o.Exec, c, w.o.ExecOut, w.o.ExecErr); err != nil && ctx.Err() == nil {
+			w.printf("watch: #%d --exec: %v\n", c.Seq, err)
+		}
+	}
+	if prev := w.kept; prev != "" && prev != c.Run {
+		w.clean(prev)
+	}
+	w.kept = c.Run
+}
+
+// discard removes what a cycle that is not kept made: from the engine, and
+// from the nodes, so that no older image is left there.
+func (w *watcher) discard(c *Cycle) {
+	if c.Run != "" {
+		w.clean(c.Run)
+	}
+}
+
+// clean removes one run's names; it runs even after Ctrl-C (bounded), so
+// that the watch leaves one run behind.
+func (w *watcher) clean(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := inventory.CleanRun(ctx, inventory.CleanOptions{Run: id, StateDir: w.stateDir, Engine: w.o.Build.Engine})
+	if err != nil {
+		w.printf("watch: cleaning run %s: %v\n", id, err)
+	}
+}
+
+func (w *watcher) printf(format string, a ...any) {
+	if w.o.Out == nil {
+		return
+	}
+	w.outMu.Lock()
+	defer w.outMu.Unlock()
+	fmt.Fprintf(w.o.Out, format, a...)
+}
+
+// report prints the cycle's line and hands it to OnCycle.
+func (w *watcher) report(c *Cycle) {
+	w.printf("%s\n", w.line(c))
+	if w.o.OnCycle != nil {
+		w.o.OnCycle(*c)
+	}
+}
+
+// line is "#3 changed a.go, b.go; rebuilt api; 4.2s to image on nodes (run R)".
+func (w *watcher) line(c *Cycle) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%d ", c.Seq)
+	if len(c.Changed) == 0 {
+		b.WriteString("start")
+	} else {
+		b.WriteString("changed " + w.files(c.Changed))
+	}
+	switch {
+	case c.Superseded:
+		b.WriteString("; superseded by newer edits, discarded")
+	case c.Err != nil:
+		msg := c.Err.Error()
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = strings.ReplaceAll(msg, "\n", "; ")
+		}
+		fmt.Fprintf(&b, "; failed: %s", msg)
+	default:
+		rebuilt := "nothing"
+		if len(c.Rebuilt) > 0 {
+			rebuilt = strings.Join(c.Rebuilt, ", ")
+		}
+		fmt.Fprintf(&b, "; rebuilt %s; reused %d; %s to %s", rebuilt, len(c.Reused), c.Took.Round(10*time.Millisecond), w.where())
+	}
+	if c.Run != "" {
+		fmt.Fprintf(&b, " (run %s)", c.Run)
+	}
+	return b.String()
+}
+
+// where says where images went, for the cycle line.
+func (w *watcher) where() string {
+	var places []string
+	if w.o.Build.Kind != nil {
+		places = append(places, "image on nodes")
+	}
+	if w.o.Build.Push {
+		places = append(places, "pushed")
+	}
+	if len(places) == 0 {
+		return "image in the engine"
+	}
+	return strings.Join(places, " and ")
+}
+
+// files is the changed files relative to the repository, at most three.
+func (w *watcher) files(fs []string) string {
+	dir := ""
+	if cfg, _, err := w.cfgOf(); err == nil {
+		dir = cfg.Dir
+	}
+	var out []string
+	for _, f := range fs {
+		if rel, err := filepath.Rel(dir, f); err == nil && dir != "" && !strings.HasPrefix(rel, "..") {
+			f = rel
+		}
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	if len(out) > 3 {
+		return fmt.Sprintf("%s (+%d more)", strings.Join(out[:3], ", "), len(out)-3)
+	}
+	return strings.Join(out, ", ")
+}
