@@ -2,12 +2,11 @@
 package build
 
 import (
-	"encoding/json"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,24 +15,23 @@ import (
 	"github.com/slipway-dev/slipway"
 	buildpkg "github.com/slipway-dev/slipway/pkg/build"
 	"github.com/slipway-dev/slipway/pkg/cmd/cli"
+	"github.com/slipway-dev/slipway/pkg/config"
 	"github.com/slipway-dev/slipway/pkg/progress"
 	"github.com/slipway-dev/slipway/pkg/report"
 	"github.com/slipway-dev/slipway/pkg/run"
 )
 
 type flags struct {
-	tag, engine, progress, metadataFile, output string
-	metadataFormat, reuse, registry, builder    string
-	shard                                       string
-	push                                        bool
-	platforms                                   []string
-	jobs, hostJobs                              int
-	keepGoing, noCache, cleanup                 bool
-	report                                      bool
-	timeout                                     time.Duration
-	kind                                        string
-	kindSet                                     bool
-	nodes                                       []string
+	tag, engine, progress, metadataFile      string
+	metadataFormat, reuse, registry, builder string
+	shard                                    string
+	push                                     bool
+	platforms                                []string
+	jobs, hostJobs                           int
+	keepGoing, noCache, cleanup              bool
+	report                                   bool
+	timeout                                  time.Duration
+	nodes                                    []string
 }
 
 // New returns the build command.
@@ -42,9 +40,27 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "build [SERVICE|GROUP ...]",
 		Short: "Build services (all by default) in parallel, each under a unique tag",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBuild(cmd, s, g, f, args)
-		},
+		Long: "build builds the named services and groups (default: all), and what they depend on, in\n" +
+			"dependency order, as many at once as the machine allows. A service whose inputs did not\n" +
+			"change since an image of it was built is re-tagged, not rebuilt.\n\n" +
+			"--kind loads each image into a Kind cluster as soon as it is built: the one --cluster\n" +
+			"names, else $KIND_CLUSTER_NAME, else the config's kind.cluster, else the only cluster.\n" +
+			"--kind takes no value: every argument is a service or group (--kind=NAME still works,\n" +
+			"with a notice; write --cluster NAME).",
+		Example: `  slipway build
+  slipway build gateway api
+  slipway build e2e --kind --cluster fleet-test
+  slipway build --push --registry registry.example.com:5000
+  slipway build -o json > result.json`,
+		ValidArgsFunction: cli.CompleteServices(g),
+	}
+	out := cli.AddOutput(cmd)
+	cl := cli.AddCluster(cmd, s.Err, cli.ClusterUsage{
+		Kind:    "load each image into a Kind cluster as soon as it is built (the cluster: --cluster, else KIND_CLUSTER_NAME, the config's kind.cluster, or the only one)",
+		Cluster: "the Kind cluster to load into (implies --kind)",
+	})
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return runBuild(cmd, s, g, f, out, cl, args)
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.tag, "tag", "", "use this tag for every image (else IMAGE_TAG, else the config's template)")
@@ -52,8 +68,9 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	fl.IntVar(&f.hostJobs, "host-jobs", 0, "at most this many builds at once across every slipway on this machine (default: $SLIPWAY_HOST_JOBS, else none)")
 	fl.BoolVarP(&f.keepGoing, "keep-going", "k", false, "after a failure, build everything that does not depend on it")
 	fl.DurationVar(&f.timeout, "timeout", 0, "give up on any one build after this long (e.g. 15m); 0 means never")
-	fl.StringVar(&f.engine, "engine", "", "docker or podman (default: a reachable docker, else podman)")
+	cli.AddEngine(cmd, &f.engine, "docker or podman (default: a reachable docker, else podman)")
 	fl.StringVar(&f.progress, "progress", "auto", "auto, tty, plain, json or quiet")
+	_ = cmd.RegisterFlagCompletionFunc("progress", cli.CompleteFixed("auto", "tty", "plain", "json", "quiet"))
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the run's result as JSON to this file")
 	fl.BoolVar(&f.push, "push", false, "push each image to its registry as soon as it is built (credentials: the engine's login store)")
 	fl.StringVar(&f.registry, "registry", "", "put every image under this registry host (default: the config's registry)")
@@ -61,18 +78,16 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	fl.StringVar(&f.builder, "builder", "", "build on this buildx builder, e.g. a remote BuildKit daemon")
 	fl.StringVar(&f.shard, "shard", "", "build only part i of n of the services (i/n), for CI fan-out")
 	fl.StringVar(&f.metadataFormat, "metadata-format", "slipway", "shape of --metadata-file: slipway, bake (docker buildx bake --metadata-file) or skaffold (--file-output)")
+	_ = cmd.RegisterFlagCompletionFunc("metadata-format", cli.CompleteFixed(run.Formats...))
 	fl.StringVar(&f.reuse, "reuse", "", "use an existing image of this tag instead of building (default: $SLIPWAY_REUSE_TAG)")
-	fl.StringVarP(&f.output, "output", "o", "table", "table or json (json prints the metadata to stdout)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every build step again")
-	fl.StringVar(&f.kind, "kind", "", "load each image into this Kind cluster as soon as it is built (--kind alone: the default cluster)")
-	fl.Lookup("kind").NoOptDefVal = " "
 	fl.StringSliceVar(&f.nodes, "nodes", nil, "with --kind, only these nodes")
 	fl.BoolVar(&f.report, "report", false, "at the end, write the run's HTML timeline (see slipway report) and print its path")
 	fl.BoolVar(&f.cleanup, "cleanup", false, "with --kind, remove each image from the local engine once it is in every node")
 	return cmd
 }
 
-func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args []string) error {
+func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, out *cli.Output, cl *cli.Cluster, args []string) error {
 	switch f.progress {
 	case "auto", "tty", "plain", "json", "quiet":
 	default:
@@ -81,8 +96,8 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 	if !slices.Contains(run.Formats, f.metadataFormat) {
 		return cli.UsageErr("--metadata-format %q: want one of %v", f.metadataFormat, run.Formats)
 	}
-	if f.output != "table" && f.output != "json" {
-		return cli.UsageErr("--output %q: want table or json", f.output)
+	if err := out.Check(); err != nil {
+		return err
 	}
 	if f.jobs < 0 || f.hostJobs < 0 {
 		return cli.UsageErr("--jobs and --host-jobs must be 0 or more")
@@ -95,8 +110,20 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 		jobs = -1 // an explicit 0 means no limit
 	}
 	var kindOpts *slipway.KindOptions
-	if cmd.Flags().Changed("kind") {
-		kindOpts = &slipway.KindOptions{Cluster: strings.TrimSpace(f.kind), Nodes: f.nodes}
+	if cl.Wanted() {
+		names, err := cl.Names()
+		if err != nil {
+			return err
+		}
+		if err := notACluster(g, args); err != nil {
+			return err
+		}
+		kindOpts = &slipway.KindOptions{Nodes: f.nodes}
+		if len(names) == 1 {
+			kindOpts.Cluster = names[0]
+		}
+	} else if len(f.nodes) > 0 {
+		return cli.UsageErr("--nodes needs --kind")
 	}
 	tagv, err := cli.TagFromEnv(f.tag)
 	if err != nil {
@@ -130,12 +157,12 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 			fmt.Fprintf(s.Err, "%s: %v\n", img.Service, img.Err)
 		}
 	}
-	if f.output == "json" {
-		enc := json.NewEncoder(s.Out)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res.Metadata)
+	if out.JSON() {
+		_ = cli.WriteJSON(s.Out, res.Metadata)
 	} else {
 		printTable(s.Out, res)
+		history, _ := run.Records(res.StateDir)
+		printSummary(s.Out, res.Metadata.Totals(history))
 	}
 	if f.report {
 		w, rerr := report.Write(report.WriteOptions{StateDir: res.StateDir, Run: res.Run})
@@ -174,6 +201,51 @@ func writeMetadata(path, format string, rec run.Record) error {
 	}
 	if err := run.WriteFileAtomic(path, b); err != nil {
 		return fmt.Errorf("writing metadata file: %w", err)
+	}
+	return nil
+}
+
+// printSummary is the line under the table: how long the run took, how
+// much building it did in that time, and what reuse saved.
+func printSummary(w io.Writer, t run.Totals) {
+	line := "wall " + round(t.Wall)
+	if t.Build > 0 {
+		line += fmt.Sprintf(", build time %s (%.1fx the wall time)", round(t.Build), t.SpeedUp())
+	}
+	if t.Reused > 0 {
+		line += fmt.Sprintf(", %d reused", t.Reused)
+		switch {
+		case t.Saved > 0 && t.Unknown > 0:
+			line += fmt.Sprintf(" saving at least %s of builds (%d built by runs no longer recorded)", round(t.Saved), t.Unknown)
+		case t.Saved > 0:
+			line += fmt.Sprintf(" saving %s of builds", round(t.Saved))
+		default:
+			line += " (their builds are in no run record left)"
+		}
+	}
+	fmt.Fprintln(w, line)
+}
+
+func round(d time.Duration) string {
+	if d >= time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// notACluster explains an argument that is no service or group when
+// --kind is given: before, --kind took an optional cluster name, so
+// `build --kind fleet-test` meant the cluster; now it means the switch and
+// a service fleet-test.
+func notACluster(g *cli.Globals, args []string) error {
+	cfg, err := config.Load(cmp.Or(g.File, "."))
+	if err != nil {
+		return nil // the build reports the config's problem itself
+	}
+	for _, a := range args {
+		if _, err := cfg.Select(a); err != nil {
+			return cli.UsageErr("%q is not a service or group; --kind takes no value (it is a switch): to load into the Kind cluster %[1]s, write --cluster %[1]s", a)
+		}
 	}
 	return nil
 }
