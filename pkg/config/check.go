@@ -58,6 +58,17 @@ func Check(ctx context.Context, path string) (*Report, error) {
 	c.checkDockerfiles(ctx)
 	r.Errors = append(append([]*Error{}, r.Errors...), c.problems...)
 	c.problems = problems
+	// The config's problems in file order, then each Dockerfile's.
+	sort.SliceStable(r.Errors, func(i, j int) bool {
+		a, b := r.Errors[i], r.Errors[j]
+		if a.Path != b.Path {
+			return a.Path == c.Path
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
 	if len(r.Errors) == 0 {
 		r.Valid = true
 		r.Services = append(r.Services, c.Order...)

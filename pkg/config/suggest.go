@@ -17,9 +17,26 @@ func closest(name string, candidates []string) string {
 		if c == name {
 			continue
 		}
-		if d := levenshtein.Distance(lower, strings.ToLower(c), nil); d < bestD {
+		if d := distance(lower, strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
+}
+
+// distance is the edit distance of a and b, counting a swap of two
+// neighbouring characters (wbe for web) as one edit, as people mistype.
+func distance(a, b string) int {
+	d := levenshtein.Distance(a, b, nil)
+	if d == 2 && len(a) == len(b) {
+		for i := 0; i+1 < len(a); i++ {
+			if a[i] != b[i] {
+				if a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:] {
+					return 1
+				}
+				break
+			}
+		}
+	}
+	return d
 }

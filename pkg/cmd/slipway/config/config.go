@@ -2,6 +2,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -16,7 +17,9 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of slipway.yaml",
-		Args:  cobra.NoArgs,
+		Example: `  slipway config schema > slipway.schema.json
+  # or point an editor at it: # yaml-language-server: $schema=<the schema's $id>`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			b, err := config.Schema()
 			if err != nil {
@@ -28,22 +31,64 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 			}
 			return nil
 		},
-	}, &cobra.Command{
+	}, newCheck(s, g))
+	return cmd
+}
+
+// newCheck is `config check`: every problem of the config and its
+// Dockerfiles at once, each at file:line:col. It exits 2 when there is one.
+func newCheck(s cli.Streams, g *cli.Globals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Validate slipway.yaml and list its services",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		Short: "Validate slipway.yaml and its Dockerfiles, reporting every problem",
+		Long: `Validate slipway.yaml: unknown keys, values of the wrong kind, services,
+groups, depends_on, the tag and image templates (rendered with sample
+values), platforms, and each service's Dockerfile and target. Every
+problem is reported at once, as FILE:LINE:COL: MESSAGE, with the name
+probably meant. Exits 2 when there is any.`,
+		Example: `  slipway config check
+  slipway config check -f ci/slipway.yaml -o json | jq '.errors[] | "\(.line):\(.col) \(.message)"'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return cli.UsageErr("--output %q: want text or json", output)
+			}
 			path := g.File
 			if path == "" {
 				path = "."
 			}
-			c, err := config.Load(path)
+			r, err := config.Check(cmd.Context(), path)
 			if err != nil {
 				return cli.UsageErr("%v", err)
 			}
-			fmt.Fprintf(s.Out, "%s: %d services: %v\n", c.Path, len(c.Order), c.Order)
+			if output == "json" {
+				enc := json.NewEncoder(s.Out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(r); err != nil {
+					return fmt.Errorf("writing JSON: %w", err)
+				}
+				if !r.Valid {
+					return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("%s: %d problems", r.File, len(r.Errors))}
+				}
+				return nil
+			}
+			if !r.Valid {
+				for _, e := range r.Errors {
+					fmt.Fprintln(s.Err, e.Error())
+				}
+				plural := "s"
+				if len(r.Errors) == 1 {
+					plural = ""
+				}
+				fmt.Fprintf(s.Err, "%d problem%s\n", len(r.Errors), plural)
+				return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("%s: %d problem%s", r.File, len(r.Errors), plural)}
+			}
+			fmt.Fprintf(s.Out, "%s: %d services: %v\n", r.File, len(r.Services), r.Services)
 			return nil
 		},
-	})
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
