@@ -11,14 +11,28 @@
 #   changed  a one-line change to one Go service (cmd/notification), a slipway
 #            rebuild (only that service is built, the others are reused under
 #            new tags), then all 8 refs of that build into each cluster
-# The tools alternate (kind first in odd rounds, slipway first in even ones).
+#   coldstart  into fresh clusters, a cold load of all 8 images plus a first
+#            container start from every image on every node
+#            (bench/load-start.sh, bench/first-start.sh), by
+#            floor           one `docker save` piped straight into an
+#                            unpacking `ctr images import` on both nodes at
+#                            once (bench/node-import.sh): the least work
+#            kind            `kind load docker-image`
+#            slipway         `slipway load` (its default unpack mode)
+#            slipway-unpack  `slipway load`, SLIPWAY_KIND_UNPACK=at-import
+#            slipway-defer   `slipway load`, SLIPWAY_KIND_UNPACK=on-first-use
+#                            (--no-unpack: the CRI unpacks on first start)
+#            goal: slipway ≤ 1.02x floor
+# The tools alternate (kind first in odd rounds, slipway first in even ones;
+# the coldstart methods rotate).
 # Each run gets TMPDIR = an empty directory whose size is sampled every
 # 100 ms (peak temp bytes); bench/cmd/measure records wall time, machine
 # memory, the tool's own max RSS and the load average.
 #
 # Knobs: BENCH_REPEAT=2, BENCH_QUIET=0.3 (cores), BENCH_QUIET_TIMEOUT=60s,
 # BENCH_OUT=bench/out/kind-<UTC timestamp>, SLIPWAY (binary; default: built
-# from this tree), BENCH_KEEP_CLUSTERS=1 (don't delete the clusters).
+# from this tree), BENCH_KEEP_CLUSTERS=1 (don't delete the clusters),
+# BENCH_COLDSTART_ONLY=1 (only the coldstart scenario).
 # Output: $BENCH_OUT/results.jsonl, summary.md, logs/.
 set -euo pipefail
 
@@ -54,6 +68,7 @@ load_cmd() { # TOOL CLUSTER REF...
 
 for rep in $(seq 1 "$REPEAT"); do
   ck=$ID-kind-$rep cs=$ID-slip-$rep
+  if [[ ${BENCH_COLDSTART_ONLY:-0} != 1 ]]; then
   CLUSTERS+=("$ck" "$cs")
   log "round $rep: creating clusters $ck and $cs"
   scripts/kind-nodes.sh create "$ck" 1 >/dev/null
@@ -93,6 +108,23 @@ for rep in $(seq 1 "$REPEAT"); do
     scripts/kind-nodes.sh delete "$ck" >/dev/null
     scripts/kind-nodes.sh delete "$cs" >/dev/null
   fi
+  fi # BENCH_COLDSTART_ONLY
+
+  # coldstart: load plus a first start from every image on every node,
+  # each method into a fresh cluster, against the floor.
+  methods=(floor kind slipway slipway-unpack slipway-defer)
+  for i in "${!methods[@]}"; do
+    meth=${methods[$(((i + rep - 1) % ${#methods[@]}))]}
+    c=$ID-$rep-${meth//slipway/s}
+    CLUSTERS+=("$c")
+    scripts/kind-nodes.sh create "$c" 1 >/dev/null
+    SLIPWAY=$SLIPWAY FLEET=$FLEET mrun coldstart "$meth" "$rep" "images=${#BASE[@]}" "cluster=$c" -- \
+      bench/load-start.sh "$meth" "$c" "${BASE[@]}"
+    split=$(grep -o 'load_s=[0-9.]* start_s=[0-9.]*' "$OUT/logs/coldstart-$meth-$rep.log" | tail -1 || true)
+    annotate coldstart "$meth" "$rep" load_s "$(sed -n 's/load_s=\([0-9.]*\).*/\1/p' <<<"$split")"
+    annotate coldstart "$meth" "$rep" start_s "$(sed -n 's/.*start_s=\([0-9.]*\)/\1/p' <<<"$split")"
+    if [[ ${BENCH_KEEP_CLUSTERS:-0} != 1 ]]; then scripts/kind-nodes.sh delete "$c" >/dev/null; fi
+  done
 done
 
 bash "$ROOT/bench/summarize-kind.sh" "$RESULTS" | tee "$OUT/summary.md"
