@@ -154,8 +154,9 @@ func engineVersion(ctx context.Context, name, path string) Tool {
 	t := Tool{Name: name, Path: path}
 	switch name {
 	case "docker":
-		out, err := runTool(ctx, path, "version", "--format", "{{.Client.Version}}\t{{.Server.Version}}")
-		client, server, _ := strings.Cut(out, "\t")
+		out, err := runTool(ctx, path, "version", "--format", "{{.Client.Version}}|{{.Server.Version}}")
+		// Not a tab: docker lines its --format output up with a tabwriter.
+		client, server, _ := strings.Cut(out, "|")
 		t.Version, t.Server = client, server
 		if err != nil {
 			t.Error = "daemon not reachable: " + err.Error()

@@ -330,21 +330,22 @@ func contextFor(root, rel string, sources []string) (string, string) {
 		}
 	}
 	best, bestN := cands[0], -1
+	var bestMissing []string
 	for _, c := range cands {
-		n := 0
+		var missing []string
 		for _, s := range checkable {
-			if exists(filepath.Join(root, filepath.FromSlash(c), filepath.FromSlash(s))) {
-				n++
+			if !exists(filepath.Join(root, filepath.FromSlash(c), filepath.FromSlash(s))) {
+				missing = append(missing, s)
 			}
 		}
-		if n == len(checkable) {
+		if len(missing) == 0 {
 			return c, ""
 		}
-		if n > bestN {
-			best, bestN = c, n
+		if n := len(checkable) - len(missing); n > bestN {
+			best, bestN, bestMissing = c, n, missing
 		}
 	}
-	return best, fmt.Sprintf("%s: not every COPY source exists in any folder above it; context %s has %d of %d", rel, best, bestN, len(checkable))
+	return best, fmt.Sprintf("%s: context %s, but COPY/ADD sources are missing from it and every folder above: %s", rel, best, strings.Join(bestMissing, ", "))
 }
 
 func exists(p string) bool {
