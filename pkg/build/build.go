@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/slipway-dev/slipway/pkg/engine"
 	"github.com/slipway-dev/slipway/pkg/progress"
@@ -22,13 +23,35 @@ type Request struct {
 	Spec    engine.BuildSpec
 	Log     io.Writer // receives the build's whole output
 	LogPath string    // where that output is kept, for error messages
+	// OnStep, if set, hears each build step start and end (a builder that
+	// sees steps: the direct BuildKit builder; the CLI builder does not).
+	OnStep func(Step)
 }
+
+// Step is one build step (a BuildKit vertex) as the builder saw it.
+type Step struct {
+	ID   string // the vertex digest
+	Name string // e.g. "[2/3] RUN make"
+	// Cached is set when BuildKit reused the step's result instead of running it.
+	Cached             bool
+	Started, Completed time.Time // zero until it happens
+	Error              string
+}
+
+// Done reports whether the step has ended.
+func (s Step) Done() bool { return !s.Completed.IsZero() }
 
 // Result is what a build made.
 type Result struct {
 	ID string // image ID, sha256:...
 	// Reused is set when an existing image stood in for the build.
 	Reused bool
+	// Steps are the build's steps in the order they started, when the
+	// builder sees them (the direct BuildKit builder).
+	Steps []Step
+	// Via says which builder made the image ("buildkit" for the direct
+	// path, "cli" for the engine's build command).
+	Via string
 }
 
 // Interface builds images; decorators wrap it.
@@ -89,7 +112,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 	if err != nil || len(strings.TrimSpace(string(id))) == 0 {
 		return Result{}, fmt.Errorf("building %s: the engine reported no image ID", req.Service)
 	}
-	return Result{ID: strings.TrimSpace(string(id))}, nil
+	return Result{ID: strings.TrimSpace(string(id)), Via: "cli"}, nil
 }
 
 // Sinks is a writer to several outputs that drops one that fails instead of
@@ -110,9 +133,17 @@ type Failure struct {
 	Tail     []string
 	Log      string
 	Err      error
+	// Step is the build step that failed, when the builder knows it (the
+	// direct BuildKit builder); Argv is then the equivalent command that
+	// reproduces the build.
+	Step string
 }
 
 func (f *Failure) Error() string {
+	if f.Step != "" {
+		return fmt.Sprintf("%s: build failed: step `%s` exited with status %d (log: %s; to reproduce: `%s`)",
+			f.Service, f.Step, f.ExitCode, f.Log, strings.Join(f.Argv, " "))
+	}
 	return fmt.Sprintf("%s: build failed: `%s` exited with status %d (log: %s)",
 		f.Service, strings.Join(f.Argv, " "), f.ExitCode, f.Log)
 }

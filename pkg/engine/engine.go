@@ -22,6 +22,10 @@ type Engine struct {
 	Name   string // "docker" or "podman"
 	Bin    string // path of the CLI
 	Buildx bool   // docker only: build through `docker buildx build --load`
+	// API, when set, is the Docker daemon's API endpoint: image look-ups
+	// and tags go there instead of through a CLI process each (Detect sets
+	// it when the daemon answers on it).
+	API *Endpoint
 }
 
 // probeTimeout bounds one engine's answer to detection.
@@ -74,6 +78,15 @@ func probe(ctx context.Context, name string) (*Engine, error) {
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	e := &Engine{Name: name, Bin: bin}
+	if name == "docker" {
+		// The daemon's own API answers in a millisecond where `docker
+		// version` takes a process start; the CLI stays the way when the
+		// endpoint is one slipway does not speak.
+		if ep, err := DockerEndpoint(); err == nil && ep.ping(pctx) == nil {
+			e.API = &ep
+			return e, nil
+		}
+	}
 	slow := func() error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -171,6 +184,9 @@ type inspectJSON struct {
 
 // Inspect returns the image ref names, or ErrNotFound.
 func (e *Engine) Inspect(ctx context.Context, ref string) (*Image, error) {
+	if e.API != nil {
+		return e.API.apiInspect(ctx, ref)
+	}
 	out, err := e.output(ctx, "image", "inspect", ref)
 	if err != nil {
 		if isNotFound(err) {
@@ -200,6 +216,9 @@ func normID(id string) string {
 
 // Tag gives src the name dst.
 func (e *Engine) Tag(ctx context.Context, src, dst string) error {
+	if e.API != nil {
+		return e.API.apiTag(ctx, src, dst)
+	}
 	_, err := e.output(ctx, "tag", src, dst)
 	return err
 }

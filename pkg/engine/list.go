@@ -14,6 +14,17 @@ import (
 // Images returns every image whose labels match filter, inspected: a value
 // of "" matches any value of that key.
 func (e *Engine) Images(ctx context.Context, filter map[string]string) ([]*Image, error) {
+	if e.API != nil {
+		ids, err := e.API.apiImageIDs(ctx, filter)
+		if err != nil || len(ids) == 0 {
+			return nil, err
+		}
+		found, err := e.API.apiInspectSome(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		return slices.Collect(maps.Values(found)), nil
+	}
 	args := []string{"image", "ls", "-q", "--no-trunc"}
 	for _, k := range slices.Sorted(maps.Keys(filter)) {
 		if v := filter[k]; v != "" {
@@ -40,6 +51,9 @@ func (e *Engine) Images(ctx context.Context, filter map[string]string) ([]*Image
 // InspectSome inspects refs (names or IDs) in one call and returns those
 // the engine has, keyed by the ref asked for; missing ones are left out.
 func (e *Engine) InspectSome(ctx context.Context, refs ...string) (map[string]*Image, error) {
+	if e.API != nil {
+		return e.API.apiInspectSome(ctx, refs)
+	}
 	out, err := e.output(ctx, append([]string{"image", "inspect"}, refs...)...)
 	if err != nil && !isNotFound(err) {
 		return nil, err
