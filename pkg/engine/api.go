@@ -118,7 +118,9 @@ func (ep Endpoint) apiInspectSome(ctx context.Context, refs []string) (map[strin
 	return found, nil
 }
 
-func isNotFoundErr(err error) bool { return err != nil && strings.Contains(err.Error(), ErrNotFound.Error()) }
+func isNotFoundErr(err error) bool {
+	return err != nil && strings.Contains(err.Error(), ErrNotFound.Error())
+}
 
 // apiImageIDs is GET /images/json with label filters: the IDs of matching
 // images, one request for all.
