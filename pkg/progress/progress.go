@@ -5,8 +5,11 @@ package progress
 import (
 	"bytes"
 	"io"
+	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // State is where a service is in the run.
@@ -127,20 +130,52 @@ func (t *Tail) Lines() []string {
 }
 
 // New returns the reporter for mode: "tty", "plain", "json", "quiet", or
-// "auto" (tty on a terminal, else plain).
+// "auto": the live view when isTerminal and the environment allows it (see
+// UseTTY), else plain lines.
 func New(mode string, w io.Writer, isTerminal bool) Reporter {
+	return NewEnv(mode, w, isTerminal, os.Getenv)
+}
+
+// NewEnv is New with the environment read through getenv.
+func NewEnv(mode string, w io.Writer, isTerminal bool, getenv func(string) string) Reporter {
 	switch mode {
 	case "quiet":
 		return Nop{}
 	case "json":
 		return NewJSON(w)
 	case "tty":
-		return NewTTY(w)
+		return NewTTY(w, WithColor(UseColor(getenv)))
 	case "plain":
 		return NewPlain(w)
 	}
-	if isTerminal {
-		return NewTTY(w)
+	if UseTTY(isTerminal, getenv) {
+		return NewTTY(w, WithColor(UseColor(getenv)))
 	}
 	return NewPlain(w)
+}
+
+// Auto is the reporter for "auto" on w: the live view when w is a terminal
+// that can redraw, else plain lines.
+func Auto(w io.Writer, getenv func(string) string) Reporter {
+	return NewEnv("auto", w, IsTerminal(w), getenv)
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// UseTTY decides "auto": the live view needs a terminal that can move its
+// cursor, so TERM=dumb (Emacs shells, some CI runners that fake a
+// terminal) and an unset TERM get plain lines.
+func UseTTY(isTerminal bool, getenv func(string) string) bool {
+	t := getenv("TERM")
+	return isTerminal && t != "" && t != "dumb"
+}
+
+// UseColor honours NO_COLOR (https://no-color.org): any non-empty value
+// turns colour off; so does TERM=dumb.
+func UseColor(getenv func(string) string) bool {
+	return getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
