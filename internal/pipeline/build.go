@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/inventory"
 	"github.com/slipway-dev/slipway/internal/plan"
 	"github.com/slipway-dev/slipway/pkg/build"
+	"github.com/slipway-dev/slipway/pkg/build/buildkit"
 	"github.com/slipway-dev/slipway/pkg/progress"
 	"github.com/slipway-dev/slipway/pkg/run"
 	"github.com/slipway-dev/slipway/pkg/schedule"
@@ -215,12 +216,18 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		rep.Event(progress.Event{Time: time.Now(), Service: s, State: progress.Queued, Ref: img.Ref})
 	}
 	rc := &recorder{run: r}
+	queued := make([]*Image, 0, len(p.Services))
 	for _, s := range p.Services {
-		rc.save(res.Images[s])
+		queued = append(queued, res.Images[s])
 	}
+	rc.save(queued...) // one write for all: N writes of an N-service record add up
 
+	// Builds go to BuildKit directly over one connection when they can,
+	// else through the engine's CLI (each service's log says which).
+	bk := &buildkit.Auto{Engine: p.Engine, Builder: p.Builder, CLI: &build.Builder{Engine: p.Engine, TempDir: r.Dir}}
+	defer bk.Close()
 	rn := &runner{plan: p, o: o, rec: rc, rep: rep, runID: runID, now: now, loadCtx: ctx,
-		builder: &build.Builder{Engine: p.Engine, TempDir: r.Dir}, hasher: p.Hasher, publisher: publishers(p)}
+		builder: bk, hasher: p.Hasher, publisher: publishers(p)}
 	sl, err := buildSlots(o)
 	if err != nil {
 		return nil, err
