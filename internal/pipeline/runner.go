@@ -248,7 +248,9 @@ func (rn *runner) load(img *Image) {
 	if rn.publisher == nil {
 		return
 	}
+	queued := time.Now()
 	rn.loads.Go(func() error {
+		img.timing.delivering(queued)
 		err := rn.publish(rn.loadCtx, img, rn.publisher)
 		// Record now: a run killed later must still know where its images
 		// went, so that clean can reach them.

@@ -19,6 +19,7 @@ import (
 type timing struct {
 	mu                    sync.Mutex
 	depWait, inputs, push *run.Span
+	deliveryWait          *run.Span
 	slotWait              time.Time // when the build began to wait for a slot
 	deps                  []string  // the services it is built FROM
 	steps                 stepTracker
@@ -53,6 +54,14 @@ func (t *timing) waiting() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.slotWait = now
+}
+
+// delivering marks the end of the wait, since queued, for a delivery slot.
+func (t *timing) delivering(queued time.Time) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.deliveryWait = &run.Span{Start: queued, End: now}
 }
 
 // delivery notes push progress from a publisher's reports.
@@ -93,7 +102,7 @@ func (t *timing) watchLoads(ctx context.Context) context.Context {
 func (t *timing) record(img *Image) *run.Timing {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	rt := &run.Timing{DepWait: cp(t.depWait), Inputs: cp(t.inputs), Push: cp(t.push), Steps: t.steps.list()}
+	rt := &run.Timing{DepWait: cp(t.depWait), Inputs: cp(t.inputs), Push: cp(t.push), DeliveryWait: cp(t.deliveryWait), Steps: t.steps.list()}
 	var end time.Time
 	if img.Duration > 0 {
 		end = img.Started.Add(img.Duration)

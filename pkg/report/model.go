@@ -25,8 +25,9 @@ const (
 	Building Phase = "build"
 	Reused   Phase = "reuse"
 	Pushing  Phase = "push"
-	Loading  Phase = "load" // one bar per node
-	Step     Phase = "step" // a BuildKit step inside the build
+	Queued   Phase = "queue" // waiting for a delivery (load, push) slot
+	Loading  Phase = "load"  // one bar per node
+	Step     Phase = "step"  // a BuildKit step inside the build
 )
 
 // Label is how the report names the phase.
@@ -44,6 +45,8 @@ func (p Phase) Label() string {
 		return "reused"
 	case Pushing:
 		return "pushing"
+	case Queued:
+		return "waiting to deliver"
 	case Loading:
 		return "loading"
 	case Step:
@@ -135,7 +138,7 @@ func New(rec run.Record, o Options) *Model {
 			for _, p := range []struct {
 				phase Phase
 				span  *run.Span
-			}{{DepWait, tm.DepWait}, {Inputs, tm.Inputs}, {SlotWait, tm.SlotWait}, {Building, tm.Build}, {Reused, tm.Reuse}, {Pushing, tm.Push}} {
+			}{{DepWait, tm.DepWait}, {Inputs, tm.Inputs}, {SlotWait, tm.SlotWait}, {Building, tm.Build}, {Reused, tm.Reuse}, {Queued, tm.DeliveryWait}, {Pushing, tm.Push}} {
 				if b, ok := span(p.phase, p.span); ok {
 					b.Failed = p.phase == Building && rs.Status == run.Failed && rs.Kind == nil
 					s.Bars = append(s.Bars, b)
@@ -250,7 +253,7 @@ func (m *Model) markCritical() {
 func (s *Service) readyAt(by time.Duration) time.Duration {
 	var t time.Duration
 	for _, b := range s.Bars {
-		if b.Phase != Loading && b.End <= by+time.Millisecond {
+		if b.Phase != Loading && b.Phase != Queued && b.End <= by+time.Millisecond {
 			t = max(t, b.End)
 		}
 	}

@@ -39,11 +39,11 @@ func handMade(t *testing.T) (run.Record, []run.Record) {
 		Services: map[string]*run.Service{
 			"base": {Status: run.Built, ID: "sha256:base", Timing: &run.Timing{Inputs: sp(0, 0.2), Build: sp(0.2, 4)}},
 			"api": {Status: run.Built, ID: "sha256:api", DependsOn: []string{"base"},
-				Timing: &run.Timing{DepWait: sp(0, 4), Inputs: sp(4, 4.1), SlotWait: sp(4.1, 5), Build: sp(5, 8.5),
+				Timing: &run.Timing{DepWait: sp(0, 4), Inputs: sp(4, 4.1), SlotWait: sp(4.1, 5), Build: sp(5, 8.5), DeliveryWait: sp(8.5, 8.6),
 					Steps: []run.Step{{Name: "[1/2] FROM slipway.local/base/debian:bookworm", Span: *sp(5, 5), Cached: true}, {Name: "[2/2] RUN make", Span: *sp(5.1, 8.4)}}},
 				Kind: &run.KindLoad{Cluster: "kind", Loads: map[string]*run.NodeLoad{
-					"kind-control-plane": {Span: *sp(8.5, 10), Action: "loaded", BytesSent: 2 << 20, BytesSkipped: 30 << 20},
-					"kind-worker":        {Span: *sp(8.5, 8.7), Action: "present"},
+					"kind-control-plane": {Span: *sp(8.6, 10), Action: "loaded", BytesSent: 2 << 20, BytesSkipped: 30 << 20},
+					"kind-worker":        {Span: *sp(8.6, 8.7), Action: "present"},
 				}}},
 			"web":    {Status: run.Reused, ID: "sha256:web", Timing: &run.Timing{Inputs: sp(0, 0.3), Reuse: sp(0.25, 0.3)}},
 			"worker": {Status: run.Built, Timing: &run.Timing{Inputs: sp(0, 0.1), Build: sp(0.1, 6)}},
@@ -68,7 +68,7 @@ func TestCriticalPath(t *testing.T) {
 	for _, b := range m.Service("api").Bars {
 		crit[string(b.Phase)+b.Node] = b.Critical
 	}
-	for _, k := range []string{"deps", "slot", "build", "loadkind-control-plane"} {
+	for _, k := range []string{"deps", "slot", "build", "queue", "loadkind-control-plane"} {
 		if !crit[k] {
 			t.Errorf("api's %s is not on the critical path: %v", k, crit)
 		}
@@ -136,7 +136,7 @@ func TestHTML(t *testing.T) {
 		if sec[2] != string(rs.Status) {
 			t.Errorf("%s status %s", name, sec[2])
 		}
-		want := map[string]*run.Span{"deps": rs.Timing.DepWait, "inputs": rs.Timing.Inputs, "slot": rs.Timing.SlotWait, "build": rs.Timing.Build, "reuse": rs.Timing.Reuse}
+		want := map[string]*run.Span{"deps": rs.Timing.DepWait, "inputs": rs.Timing.Inputs, "slot": rs.Timing.SlotWait, "build": rs.Timing.Build, "reuse": rs.Timing.Reuse, "queue": rs.Timing.DeliveryWait}
 		seen := 0
 		for _, ph := range phaseRE.FindAllStringSubmatch(parts[i], -1) {
 			ms, _ := strconv.ParseInt(ph[2], 10, 64)

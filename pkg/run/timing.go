@@ -45,6 +45,9 @@ type Timing struct {
 	Reuse *Span `json:"reuse,omitempty"`
 	// Push is the push to the registry.
 	Push *Span `json:"push,omitempty"`
+	// DeliveryWait runs from the image being ready to its push or load
+	// starting: deliveries share a bounded pool.
+	DeliveryWait *Span `json:"delivery_wait,omitempty"`
 }
 
 // Step is one BuildKit step of a build.

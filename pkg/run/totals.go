@@ -91,7 +91,7 @@ func (r Record) End() time.Time {
 			later(s.Started.Add(time.Duration(s.DurationMS) * time.Millisecond))
 		}
 		if tm := s.Timing; tm != nil {
-			for _, sp := range []*Span{tm.DepWait, tm.Inputs, tm.SlotWait, tm.Build, tm.Reuse, tm.Push} {
+			for _, sp := range []*Span{tm.DepWait, tm.Inputs, tm.SlotWait, tm.Build, tm.Reuse, tm.Push, tm.DeliveryWait} {
 				if sp != nil {
 					later(sp.End)
 				}
