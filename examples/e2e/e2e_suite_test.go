@@ -1,5 +1,5 @@
 // Package e2e_test is an example Ginkgo E2E suite that uses the slipway
-// library: process 1 creates a Kind-shaped cluster and, at the same time,
+// library: process 1 creates a cluster and, at the same time,
 // builds the fleet example's "e2e" group in parallel, loading each image
 // into the cluster as soon as its build is done; every process then runs
 // specs against the images; process 1 finally cleans up exactly the images
@@ -7,6 +7,14 @@
 //
 // Run it with `go test ./examples/e2e/ -v` or `ginkgo -v ./examples/e2e`
 // (add -p to spread the specs over several processes).
+//
+// The cluster is Kind-shaped nodes (scripts/kind-nodes.sh: containerd, no
+// kubelet; fast) unless SLIPWAY_E2E_NODE_IMAGE names a Kind node image:
+// then it is a real Kind cluster (`kind create cluster --image`, one
+// control plane, one worker) and the specs also run each image as a pod
+// (imagePullPolicy: Never) until it is Ready. SLIPWAY_E2E_NODE_IMAGE=build
+// takes the image scripts/kind-node-image.sh builds here from source; a
+// normal Kind installation's kindest/node image works unchanged.
 package e2e_test
 
 import (
@@ -40,9 +48,15 @@ func TestE2E(t *testing.T) {
 // here; a spec checks that the build produced exactly these.
 var e2eServices = []string{"gateway", "datastorage", "aianalysis"}
 
+// realNodeImage is SLIPWAY_E2E_NODE_IMAGE: "" for Kind-shaped nodes, else
+// the node image of a real Kind cluster ("build": scripts/kind-node-image.sh).
+// Read when the spec tree is built, so every process agrees.
+var realNodeImage = os.Getenv("SLIPWAY_E2E_NODE_IMAGE")
+
 // shared is what process 1 hands every process after the build.
 type shared struct {
 	Cluster string            `json:"cluster"`
+	Real    bool              `json:"real"`   // a real Kind cluster (a kubelet)
 	Images  map[string]string `json:"images"` // service -> image reference
 	Status  map[string]string `json:"status"` // service -> built / reused
 	LogDir  string            `json:"logDir"` // per-service build logs (Options.Logs)
@@ -84,10 +98,12 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	t0 := time.Now()
 
 	// 1. Create the cluster in the background.
+	create, err := createCommand(bctx, tmpDir)
+	Expect(err).NotTo(HaveOccurred())
 	cluster := &clusterCreation{done: make(chan struct{})}
 	go func() {
 		defer close(cluster.done)
-		cmd := exec.CommandContext(bctx, nodeScript, "create", clusterName, "1")
+		cmd := create()
 		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 		cluster.err = cmd.Run()
 		cluster.ready = time.Since(t0)
@@ -140,7 +156,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	fmt.Println(line)
 	AddReportEntry("timing", line)
 
-	sh := shared{Cluster: clusterName, Images: res.Refs(), Status: map[string]string{}, LogDir: logDir}
+	sh := shared{Cluster: clusterName, Real: realNodeImage != "", Images: res.Refs(), Status: map[string]string{}, LogDir: logDir}
 	for svc, img := range res.Images {
 		sh.Status[svc] = string(img.Status)
 	}
@@ -149,12 +165,16 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	return data
 }, func(data []byte) {
 	Expect(json.Unmarshal(data, &suite)).To(Succeed())
-}, NodeTimeout(8*time.Minute))
+}, NodeTimeout(20*time.Minute))
 
 var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 	if clusterName != "" {
 		defer func() {
-			out, err := exec.Command(nodeScript, "delete", clusterName).CombinedOutput()
+			del := exec.Command(nodeScript, "delete", clusterName)
+			if realNodeImage != "" {
+				del = exec.Command("kind", "delete", "cluster", "--name", clusterName)
+			}
+			out, err := del.CombinedOutput()
 			Expect(err).NotTo(HaveOccurred(), "deleting cluster %s: %s", clusterName, out)
 		}()
 	}
@@ -171,19 +191,31 @@ var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 		}
 	}
 
+	// On a real cluster the pods go first: clean keeps (and reports) an
+	// image a running container uses.
+	if realNodeImage != "" {
+		out, err := kubectl(ctx, clusterName, "", "delete", "deployments", "-l", "slipway-e2e=1", "--wait", "--timeout=2m")
+		Expect(err).NotTo(HaveOccurred(), "deleting the deployments: %s", out)
+	}
+
 	// Clean exactly the images Build's run made. The loads were separate
 	// Load calls, so the run record does not know the cluster: name it.
 	// (With Options.Kind, buildResult.Clean(ctx) would find it alone.)
-	rm, err := slipway.Clean(ctx, slipway.CleanOptions{
-		Run: buildResult.Run, StateDir: buildResult.StateDir, Engine: buildResult.Engine,
-		Clusters: []string{clusterName},
-	})
-	Expect(err).NotTo(HaveOccurred())
-	for _, c := range rm.Removed {
+	var removed []slipway.Copy
+	Eventually(func(g Gomega) {
+		rm, err := slipway.Clean(ctx, slipway.CleanOptions{
+			Run: buildResult.Run, StateDir: buildResult.StateDir, Engine: buildResult.Engine,
+			Clusters: []string{clusterName},
+		})
+		g.Expect(err).NotTo(HaveOccurred())
+		removed = append(removed, rm.Removed...)
+		// A kubelet removes a deleted pod's containers a moment later.
+		g.Expect(rm.Kept).To(BeEmpty())
+	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	for _, c := range removed {
 		GinkgoWriter.Printf("removed %s\n", c)
 		Expect(refs).To(HaveKey(c.Ref), "clean removed an image this run did not make")
 	}
-	Expect(rm.Kept).To(BeEmpty())
 
 	// The images are gone from the engine and from every node.
 	for ref := range refs {
@@ -200,7 +232,49 @@ var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 	}
 }, NodeTimeout(3*time.Minute))
 
-// clusterCreation is the background kind-nodes.sh create.
+// createCommand returns the command that creates the suite's cluster:
+// Kind-shaped nodes, or with SLIPWAY_E2E_NODE_IMAGE a real Kind cluster of
+// one control plane and one worker (its config written to dir).
+func createCommand(ctx context.Context, dir string) (func() *exec.Cmd, error) {
+	if realNodeImage == "" {
+		return func() *exec.Cmd { return exec.CommandContext(ctx, nodeScript, "create", clusterName, "1") }, nil
+	}
+	img := realNodeImage
+	if img == "build" {
+		// The script builds (or finds) the image and prints it last.
+		script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "kind-node-image.sh"))
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.CommandContext(ctx, script)
+		cmd.Stderr = GinkgoWriter
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("scripts/kind-node-image.sh: %w", err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		img = strings.TrimSpace(lines[len(lines)-1])
+	}
+	GinkgoWriter.Printf("real Kind cluster %s from node image %s\n", clusterName, img)
+	cfg := filepath.Join(dir, "kind.yaml")
+	if err := os.WriteFile(cfg, []byte("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n"), 0o644); err != nil {
+		return nil, err
+	}
+	return func() *exec.Cmd {
+		return exec.CommandContext(ctx, "kind", "create", "cluster", "--name", clusterName, "--image", img, "--config", cfg, "--wait", "5m")
+	}, nil
+}
+
+// kubectl runs kubectl in the cluster's control-plane node, which has it
+// and an admin kubeconfig: the host needs no kubectl.
+func kubectl(ctx context.Context, cluster, stdin string, args ...string) ([]byte, error) {
+	argv := append([]string{"exec", "-i", cluster + "-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"}, args...)
+	cmd := exec.CommandContext(ctx, "docker", argv...)
+	cmd.Stdin = strings.NewReader(stdin)
+	return cmd.CombinedOutput()
+}
+
+// clusterCreation is the background cluster creation.
 type clusterCreation struct {
 	done  chan struct{}
 	err   error         // set before done closes

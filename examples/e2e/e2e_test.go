@@ -51,10 +51,64 @@ var _ = Describe("the fleet e2e group", func() {
 	)...)
 })
 
+// On a real Kind cluster (SLIPWAY_E2E_NODE_IMAGE), each image also runs
+// as a pod — a Deployment with imagePullPolicy: Never, so the kubelet must
+// find the image slipway loaded — until the pod is Ready.
+var _ = Describe("the fleet e2e group on a real Kind cluster", func() {
+	if realNodeImage == "" {
+		return // Kind-shaped nodes have no kubelet: `ctr run` above is the test
+	}
+	DescribeTable("each image runs as a Ready pod", tableArgs(
+		func(ctx SpecContext, svc string) {
+			Expect(suite.Real).To(BeTrue(), "process 1 did not make a real cluster")
+			ref := suite.Images[svc]
+			name := fmt.Sprintf("e2e-%s", svc)
+			out, err := kubectl(ctx, suite.Cluster, deployment(name, ref, svc), "apply", "-f", "-")
+			Expect(err).NotTo(HaveOccurred(), "applying %s: %s", name, out)
+			out, err = kubectl(ctx, suite.Cluster, "", "rollout", "status", "deployment/"+name, "--timeout=3m")
+			if err != nil {
+				desc, _ := kubectl(ctx, suite.Cluster, "", "describe", "pods", "-l", "app="+name)
+				Fail(fmt.Sprintf("%s never became Ready: %v\n%s\n%s", name, err, out, desc))
+			}
+			// The service printed its line before the container slept.
+			Eventually(func() string {
+				logs, _ := kubectl(ctx, suite.Cluster, "", "logs", "deployment/"+name)
+				return string(logs)
+			}).WithContext(ctx).WithTimeout(30 * time.Second).Should(HavePrefix(svc + " ok"))
+		},
+		func(svc string) string { return svc },
+	)...)
+})
+
+// deployment is one pod of ref that runs the service once and sleeps (the
+// fleet's services print and exit; a pod must stay up to be Ready).
+func deployment(name, ref, svc string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %[1]s
+  labels: {app: %[1]s, slipway-e2e: "1"}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: %[1]s}
+  template:
+    metadata:
+      labels: {app: %[1]s}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: %[2]s
+        imagePullPolicy: Never
+        command: ["/bin/sh", "-c", "/usr/local/bin/%[3]s; exec sleep 2147483647"]
+`, name, ref, svc)
+}
+
 // tableArgs appends one entry per e2e service to DescribeTable's arguments.
 func tableArgs(args ...any) []any {
 	for _, svc := range e2eServices {
-		args = append(args, Entry(nil, svc, SpecTimeout(time.Minute)))
+		args = append(args, Entry(nil, svc, SpecTimeout(5*time.Minute)))
 	}
 	return args
 }
