@@ -19,7 +19,7 @@ import (
 
 // change is one file event that may matter to a build.
 type change struct {
-	path string // absolute
+	path string // relative to the repository (absolute when outside it)
 	at   time.Time
 }
 
@@ -232,7 +232,14 @@ func under(dir, abs string) (string, bool) {
 	return filepath.ToSlash(rel), true
 }
 
+// send forwards c, its path made relative to the repository when inside.
 func (t *tree) send(c change) {
+	t.mu.Lock()
+	dir := filepath.Dir(t.cfgPath)
+	t.mu.Unlock()
+	if rel, ok := under(dir, c.path); ok {
+		c.path = rel
+	}
 	t.out <- c
 }
 

@@ -14,8 +14,8 @@ type Cycle struct {
 	// Seq numbers the cycles of one watch from 1 (the first builds what is
 	// there when the watch starts).
 	Seq int
-	// Changed are the files whose events led to this cycle (absolute
-	// paths); empty for the first cycle.
+	// Changed are the files whose events led to this cycle, relative to
+	// the repository; empty for the first cycle.
 	Changed []string
 	// First is the first of those events (for the first cycle: the start).
 	First time.Time
@@ -32,8 +32,10 @@ type Cycle struct {
 	// Superseded is set when newer edits made this cycle stale: its build
 	// was cancelled, or its result discarded, and its images removed.
 	Superseded bool
-	// Err is why the cycle failed (nil when it succeeded or was superseded).
-	Err error
+	// Failed are the services whose build or delivery failed; Err is why
+	// the cycle failed (nil when it succeeded or was superseded).
+	Failed []string
+	Err    error
 
 	digests map[string]string // what this cycle builds
 }

@@ -20,10 +20,9 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +30,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/errs"
 	"github.com/slipway-dev/slipway/internal/inventory"
 	"github.com/slipway-dev/slipway/internal/pipeline"
+	"github.com/slipway-dev/slipway/pkg/build"
 	"github.com/slipway-dev/slipway/pkg/config"
 	"github.com/slipway-dev/slipway/pkg/run"
 )
@@ -51,9 +51,9 @@ type Options struct {
 	// Exec, if set, runs with sh -c after each cycle that succeeded, with
 	// the images in its environment and as JSON on stdin (see ExecInput).
 	Exec string
-	// Out gets one line per cycle; ExecOut and ExecErr get the command's
-	// output. nil discards.
-	Out, ExecOut, ExecErr io.Writer
+	// Out gets one line per cycle; Err the log tails of failed builds;
+	// ExecOut and ExecErr the command's output. nil discards.
+	Out, Err, ExecOut, ExecErr io.Writer
 	// OnCycle, if set, is called after each cycle, with its outcome.
 	OnCycle func(Cycle)
 }
@@ -168,9 +168,13 @@ func (w *watcher) cycle(ctx context.Context, c *Cycle) error {
 				c.Reused = append(c.Reused, s)
 			}
 		}
-		if err != nil {
-			for _, img := range res.Failures() {
-				err = fmt.Errorf("%w\n%s: %v", err, img.Service, img.Err)
+		for _, img := range res.Failures() {
+			c.Failed = append(c.Failed, img.Service)
+			var f *build.Failure
+			if errors.As(img.Err, &f) {
+				w.errorf("%s\n", f.Detail())
+			} else {
+				w.errorf("%s: %v\n", img.Service, img.Err)
 			}
 		}
 	}
@@ -210,6 +214,16 @@ func (w *watcher) clean(id string) {
 	}
 }
 
+// errorf writes a build failure's report to Options.Err.
+func (w *watcher) errorf(format string, a ...any) {
+	if w.o.Err == nil {
+		return
+	}
+	w.outMu.Lock()
+	defer w.outMu.Unlock()
+	fmt.Fprintf(w.o.Err, format, a...)
+}
+
 func (w *watcher) printf(format string, a ...any) {
 	if w.o.Out == nil {
 		return
@@ -239,12 +253,10 @@ func (w *watcher) line(c *Cycle) string {
 	switch {
 	case c.Superseded:
 		b.WriteString("; superseded by newer edits, discarded")
+	case len(c.Failed) > 0:
+		fmt.Fprintf(&b, "; failed %s (kept the last good images)", strings.Join(c.Failed, ", "))
 	case c.Err != nil:
-		msg := c.Err.Error()
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = strings.ReplaceAll(msg, "\n", "; ")
-		}
-		fmt.Fprintf(&b, "; failed: %s", msg)
+		fmt.Fprintf(&b, "; failed: %s", strings.ReplaceAll(c.Err.Error(), "\n", "; "))
 	default:
 		rebuilt := "nothing"
 		if len(c.Rebuilt) > 0 {
@@ -273,22 +285,10 @@ func (w *watcher) where() string {
 	return strings.Join(places, " and ")
 }
 
-// files is the changed files relative to the repository, at most three.
+// files is the changed files, at most three.
 func (w *watcher) files(fs []string) string {
-	dir := ""
-	if cfg, _, err := w.cfgOf(); err == nil {
-		dir = cfg.Dir
+	if len(fs) > 3 {
+		return fmt.Sprintf("%s (+%d more)", strings.Join(fs[:3], ", "), len(fs)-3)
 	}
-	var out []string
-	for _, f := range fs {
-		if rel, err := filepath.Rel(dir, f); err == nil && dir != "" && !strings.HasPrefix(rel, "..") {
-			f = rel
-		}
-		out = append(out, f)
-	}
-	slices.Sort(out)
-	if len(out) > 3 {
-		return fmt.Sprintf("%s (+%d more)", strings.Join(out[:3], ", "), len(out)-3)
-	}
-	return strings.Join(out, ", ")
+	return strings.Join(fs, ", ")
 }

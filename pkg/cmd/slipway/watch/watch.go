@@ -89,6 +89,6 @@ func runWatch(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 		Build: slipway.Options{Config: g.File, Services: args, Jobs: f.jobs, HostJobs: hostJobs,
 			Engine: f.engine, Reporter: rep, Kind: kindOpts, Push: f.push, Registry: f.registry},
 		Debounce: f.debounce, Exec: f.exec,
-		Out: s.Out, ExecOut: s.Out, ExecErr: s.Err,
+		Out: s.Out, Err: s.Err, ExecOut: s.Out, ExecErr: s.Err,
 	})
 }
