@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +161,34 @@ func TestSchemaDefaultsMatchCode(t *testing.T) {
 		if _, ok := found[path]; !ok {
 			t.Errorf("the schema states no default at %s", path)
 		}
+	}
+}
+
+// The $id is where the committed schema is served: the raw file of this
+// repository's main branch, at the path the schema really has. A module
+// path or file moved without the $id following fails here.
+func TestSchemaIDNamesThisFile(t *testing.T) {
+	var s struct {
+		ID string `json:"$id"`
+	}
+	if err := json.Unmarshal(schema, &s); err != nil {
+		t.Fatal(err)
+	}
+	mod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^module github\.com/(\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatalf("go.mod names no github.com module")
+	}
+	prefix := "https://raw.githubusercontent.com/" + string(m[1]) + "/main/"
+	rel, ok := strings.CutPrefix(s.ID, prefix)
+	if !ok {
+		t.Fatalf("$id %q does not start with %q", s.ID, prefix)
+	}
+	committed, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(rel)))
+	if err != nil || !bytes.Equal(committed, schema) {
+		t.Fatalf("$id names %s, which is not the embedded schema: %v", rel, err)
 	}
 }

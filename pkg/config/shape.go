@@ -93,7 +93,13 @@ func (s *shapeCheck) walk(n *yaml.Node, t reflect.Type, where string) {
 		if !s.want(n, yaml.MappingNode, where, "a mapping") {
 			return
 		}
+		scalars := t.Elem().Kind() == reflect.String
 		s.pairs(n, where, func(k, v *yaml.Node) {
+			// args and labels hold most of a big file's nodes: name
+			// where they are only for a problem.
+			if scalars && (v.Kind == yaml.ScalarNode || v.Kind == yaml.AliasNode && v.Alias != nil && v.Alias.Kind == yaml.ScalarNode) {
+				return
+			}
 			s.walk(v, t.Elem(), elemWhere(k.Value, where))
 		}, t)
 	case reflect.Slice:
