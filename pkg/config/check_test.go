@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,5 +164,20 @@ func TestClosest(t *testing.T) {
 		if got := closest(c.name, []string{"project", "services", "depends_on", "image", "web"}); got != c.want {
 			t.Errorf("closest(%q) = %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// A file wrong everywhere gets at most MaxErrors lines, the last counting
+// the rest.
+func TestProblemsAreCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("project: p\nservices:\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "  s%d: {colour: red}\n", i)
+	}
+	_, err := Load(write(t, b.String(), "Dockerfile"))
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != MaxErrors || !strings.HasSuffix(lines[MaxErrors-1], "… and 51 more problems") || !strings.Contains(lines[0], ":3:8: unknown key \"colour\" in service s0") {
+		t.Fatalf("%d lines: %s … %s", len(lines), lines[0], lines[len(lines)-1])
 	}
 }
