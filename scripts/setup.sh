@@ -57,7 +57,7 @@ now() { date +%s; }
 # 1. apt packages
 # ---------------------------------------------------------------------------
 step_apt() {
-  local pkgs=(docker.io debootstrap jq containerd runc git ca-certificates tini)
+  local pkgs=(docker.io debootstrap jq containerd runc git ca-certificates tini chromium fonts-dejavu-core) # chromium: the report test
   local missing=() p
   for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
   if ((${#missing[@]})); then
