@@ -121,3 +121,26 @@ func (c *Cluster) Resolve(configCluster string) ([]string, error) {
 	}
 	return []string{n}, nil
 }
+
+// Args checks the arguments of a command that takes none (clean, prune,
+// ls), where --kind used to take a value: `--kind NAME` now leaves NAME as
+// an argument, which Legacy reads as the cluster it meant.
+func (c *Cluster) Args(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 && c.On {
+		return nil
+	}
+	return NoArgs(cmd, args)
+}
+
+// Legacy takes the arguments `--kind NAME` left (see Args) as cluster
+// names, with a notice.
+func (c *Cluster) Legacy(args []string) {
+	for _, a := range args {
+		fmt.Fprintf(c.warn, "slipway: --kind %s is deprecated: --kind is a switch now; write --cluster %s\n", a, a)
+		for _, n := range strings.Split(a, ",") {
+			if n = strings.TrimSpace(n); n != "" && !slices.Contains(c.legacy, n) {
+				c.legacy = append(c.legacy, n)
+			}
+		}
+	}
+}

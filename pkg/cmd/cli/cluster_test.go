@@ -68,3 +68,23 @@ func TestClusterFlags(t *testing.T) {
 		t.Errorf("no flag: %v %v", names, err)
 	}
 }
+
+// On clean, prune and ls --kind took a value after a space; that spelling
+// leaves the cluster as an argument, which is still read as the cluster.
+func TestClusterLegacyArgs(t *testing.T) {
+	c, args, _ := parseCluster(t, true, "--kind", "old-c")
+	cmd := &cobra.Command{Use: "prune"}
+	if err := c.Args(cmd, args); err != nil {
+		t.Fatalf("--kind old-c refused: %v", err)
+	}
+	var warn bytes.Buffer
+	c.warn = &warn
+	c.Legacy(args)
+	if names, _ := c.Names(); !slices.Equal(names, []string{"old-c"}) || !strings.Contains(warn.String(), "write --cluster old-c") {
+		t.Errorf("names %v, warn %q", names, warn.String())
+	}
+	c, args, _ = parseCluster(t, true, "extra")
+	if err := c.Args(cmd, args); err == nil {
+		t.Error("an argument without --kind was taken")
+	}
+}

@@ -26,7 +26,6 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
   slipway clean --run 20261127T044503-a1b2c3 --dry-run
   slipway clean --last --cluster fleet-test
   slipway clean --dry-run -o json`,
-		Args: cli.NoArgs,
 	}
 	out := cli.AddOutput(cmd)
 	cl := cli.AddCluster(cmd, s.Err, cli.ClusterUsage{
@@ -34,7 +33,10 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 		Cluster: "also clean this Kind cluster (repeatable); those the run loaded into always are",
 		Multi:   true,
 	})
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+	// `--kind NAME`, the old spelling, leaves NAME as an argument.
+	cmd.Args = cl.Args
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cl.Legacy(args)
 		if err := out.Check(); err != nil {
 			return err
 		}

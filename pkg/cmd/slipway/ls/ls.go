@@ -25,7 +25,6 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 		Example: `  slipway ls
   slipway ls --cluster fleet-test
   slipway ls -o json | jq 'map(.size) | add'`,
-		Args: cli.NoArgs,
 	}
 	out := cli.AddOutput(cmd)
 	cl := cli.AddCluster(cmd, s.Err, cli.ClusterUsage{
@@ -33,7 +32,10 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 		Cluster: "look only in this Kind cluster (repeatable; default: every cluster found)",
 		Multi:   true,
 	})
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+	// `--kind NAME`, the old spelling, leaves NAME as an argument.
+	cmd.Args = cl.Args
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cl.Legacy(args)
 		if err := out.Check(); err != nil {
 			return err
 		}

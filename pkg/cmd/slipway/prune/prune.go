@@ -24,7 +24,6 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 		Example: `  slipway prune --older-than 24h --dry-run
   slipway prune --older-than 168h --keep 2 --project fleet
   slipway prune --older-than 0 --all-users --cluster ci -o json`,
-		Args: cli.NoArgs,
 	}
 	out := cli.AddOutput(cmd)
 	cl := cli.AddCluster(cmd, s.Err, cli.ClusterUsage{
@@ -32,7 +31,10 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 		Cluster: "also prune this Kind cluster's nodes (repeatable)",
 		Multi:   true,
 	})
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+	// `--kind NAME`, the old spelling, leaves NAME as an argument.
+	cmd.Args = cl.Args
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cl.Legacy(args)
 		if err := out.Check(); err != nil {
 			return err
 		}
