@@ -4,6 +4,7 @@
 set -euo pipefail
 results=${1:?usage: summarize-kind.sh results.jsonl}
 
+if jq -es 'any(.extra.scenario != "coldstart")' "$results" >/dev/null; then
 echo "| scenario | kind s (rounds) | slipway s (rounds) | slipway/kind | goal | met | peak temp bytes kind / slipway | peak mem MiB kind / slipway | tool max RSS MiB kind / slipway | load avg (1 min) at start |"
 echo "|---|---|---|---:|---|---|---|---|---|---|"
 jq -rs '
@@ -25,6 +26,7 @@ jq -rs '
   | ($w | map(.watch_peak_bytes) | max) as $wt
   | "| \($s) | \($km | r(2)) (\($k | rounds)) | \($wm | r(2)) (\($w | rounds)) | \($wm / $km | r(2))x | \(goal($s)) | \(if met($s; $km; $wm; $wt) then "yes" else "**no**" end) | \($k | map(.watch_peak_bytes) | max) / \($wt) | \($k | mean(.mem_peak_delta_mib) | r(0)) / \($w | mean(.mem_peak_delta_mib) | r(0)) | \($k | map(.tool_maxrss_mib) | max) / \($w | map(.tool_maxrss_mib) | max) | \(map(.loadavg | split(" ")[0]) | join(", ")) |"
 ' "$results"
+fi
 if jq -es 'any(.extra.scenario == "coldstart")' "$results" >/dev/null; then
   echo
   echo "Cold load plus a first container start from every image on every node (coldstart), against the floor (one \`docker save\` into an unpacking \`ctr images import\` on both nodes at once). Goal: slipway ≤ 1.02x floor."

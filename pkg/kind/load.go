@@ -571,12 +571,9 @@ func (p *progressReader) Read(b []byte) (int, error) {
 
 var errImportEnded = errors.New("import ended")
 
-// importArchive ingests an archive into the node's containerd, by default
-// (WithUnpack) without unpacking it: the CRI (and `ctr run`) unpacks an image the first time a
-// container starts from it, so only the nodes that run an image pay for
-// unpacking it — on a cold load that halves the work, which is bound by
-// containerd on each node. The snapshotter is still named so the unpack,
-// when it comes, targets the one the CRI uses.
+// importArchive ingests an archive into the node's containerd, unpacking
+// it for the snapshotter the CRI uses, or with UnpackOnFirstUse (WithUnpack)
+// leaving that to the first container start; see unpack.go.
 func importArchive(ctx context.Context, n nodes.Node, r io.Reader) error {
 	snap, err := snapshotter(ctx, n)
 	if err != nil {

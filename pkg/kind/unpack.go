@@ -15,7 +15,8 @@ const (
 	UnpackDefault Unpack = iota
 	// UnpackOnFirstUse imports with `ctr images import --no-unpack`: the
 	// CRI unpacks an image when the first container starts from it, so a
-	// node that never runs an image never pays for unpacking it.
+	// node that never runs an image never pays for unpacking it (a load
+	// to many nodes of which few run each image).
 	UnpackOnFirstUse
 	// UnpackAtImport unpacks during the import, as `kind load` does: the
 	// work moves before the first start, where it overlaps the stream.
@@ -34,9 +35,13 @@ func (u Unpack) String() string {
 	}
 }
 
-// DefaultUnpack is what UnpackDefault means. It was settled on a real Kind
-// cluster (containerd 2.x, a kubelet): see docs/kind-loading.md.
-const DefaultUnpack = UnpackOnFirstUse
+// DefaultUnpack is what UnpackDefault means: unpacking at import. Deferring
+// the unpack moves the work, it does not remove it, whenever every node runs
+// every image; and when a kubelet starts pods of several images at once,
+// each first start unpacks the base layers the images share again, in
+// parallel, so an E2E run reaches Ready pods later (docs/kind-loading.md
+// has the figures, from Kind-shaped nodes and a real Kind cluster).
+const DefaultUnpack = UnpackAtImport
 
 type unpackKey struct{}
 
