@@ -15,12 +15,13 @@ import (
 // TestLayersAfterPodsRan checks layer-aware loading against a real node's
 // content store. The node image's containerd 2.x has
 // discard_unpacked_layers = true, which lets the CRI drop a layer's blob
-// once it is unpacked; slipway imports with --no-unpack and leaves the
-// unpack to the CRI's first container start. So: after pods of an image
-// ran on both nodes, do the nodes still hold its layers (a changed image
-// then skips them)? And where a node lost them, does the load send them
-// again (no skipped bytes, no failed import) and do pods of the new image
-// start there?
+// once it is unpacked. The first image is loaded with --no-unpack
+// (kind.UnpackOnFirstUse), so the CRI itself unpacks it when the pods
+// start; the later ones with the default (unpacking at import). After
+// pods of an image ran on both nodes, do the nodes still hold its layers
+// (a changed image then skips them)? And where a node lost them, does the
+// load send them again (no skipped bytes, no failed import) and do pods of
+// the new image start there?
 func TestLayersAfterPodsRan(t *testing.T) {
 	ctx := context.Background()
 	dir := fleet(t)
@@ -70,7 +71,9 @@ func TestLayersAfterPodsRan(t *testing.T) {
 		}
 		rollout(t, ns, "gateway-control-plane", "gateway-worker")
 	}
+	t.Setenv("SLIPWAY_KIND_UNPACK", "on-first-use") // the CRI unpacks run1's image
 	r1 := build("run1")
+	t.Setenv("SLIPWAY_KIND_UNPACK", "")
 	ref1 := r1.Services["gateway"].Image
 	deploy(ref1)
 
