@@ -34,7 +34,8 @@ func newPane(t *testing.T, script string) *tmuxPane {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatalf("the live-view test needs tmux (apt-get install tmux): %v", err)
 	}
-	p := &tmuxPane{t: t, socket: fmt.Sprintf("slipway-tty-%d-%d", os.Getpid(), time.Now().UnixNano()%1_000_000)}
+	// A socket in the test's own folder: removed with it.
+	p := &tmuxPane{t: t, socket: filepath.Join(t.TempDir(), "tmux")}
 	out, err := p.tmux("-f", "/dev/null", "new-session", "-d", "-s", "tty", "-x", fmt.Sprint(paneCols), "-y", fmt.Sprint(paneLines), "sh", script)
 	if err != nil {
 		t.Fatalf("starting tmux: %v: %s", err, out)
@@ -47,7 +48,7 @@ func newPane(t *testing.T, script string) *tmuxPane {
 }
 
 func (p *tmuxPane) tmux(args ...string) (string, error) {
-	out, err := exec.Command("tmux", append([]string{"-L", p.socket}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", p.socket}, args...)...).CombinedOutput()
 	return string(out), err
 }
 
