@@ -25,7 +25,8 @@
 #
 # Progress goes to stderr. Environment: SLIPWAY_CACHE_DIR (/var/cache/slipway),
 # SLIPWAY_KIND_GOCACHE (go env GOCACHE), SLIPWAY_KIND_NICE (niceness of the
-# compile, 0).
+# compile, 0), SLIPWAY_KIND_GO_P (go build -p: parallel compiles; Go's default
+# is the CPU count — more only helps to win CPU from other loads).
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -140,7 +141,7 @@ cmd_bin() {
     # shellcheck disable=SC2086 # a list of packages
     if ! (cd "$MOD" && CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local \
         GOCACHE="${SLIPWAY_KIND_GOCACHE:-$(go env GOCACHE)}" \
-        nice -n "${SLIPWAY_KIND_NICE:-0}" go build -trimpath -ldflags "$(ldflags)" -o "$tmp/" $pkgs) \
+        nice -n "${SLIPWAY_KIND_NICE:-0}" go build ${SLIPWAY_KIND_GO_P:+-p "$SLIPWAY_KIND_GO_P"} -trimpath -ldflags "$(ldflags)" -o "$tmp/" $pkgs) \
         >"$tmp.log" 2>&1; then
       tail -n 40 "$tmp.log" >&2
       rm -f "$tmp.log"
