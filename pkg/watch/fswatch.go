@@ -117,6 +117,9 @@ func (t *tree) setup() error {
 	t.mu.Lock()
 	t.roots, t.files, t.cfgPath = roots, files, cfg.Path
 	t.git.load(cfg.Dir)
+	if _, err := os.Stat(filepath.Join(cfg.Dir, ".git")); err != nil {
+		t.git.loadUp(cfg.Dir)
+	}
 	t.mu.Unlock()
 	for _, d := range dirs {
 		if err := t.watch(d); err != nil {

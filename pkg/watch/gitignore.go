@@ -44,6 +44,25 @@ func (g *gitIgnore) load(dir string) {
 	g.dirs[dir] = pm
 }
 
+// loadUp reads the .gitignore files of dir's parents up to the
+// repository's top (the folder holding .git), which apply below them too;
+// outside a repository there are none.
+func (g *gitIgnore) loadUp(dir string) {
+	var parents []string
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		parents = append(parents, d)
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			for _, p := range parents {
+				g.load(p)
+			}
+			return
+		}
+		if filepath.Dir(d) == d {
+			return
+		}
+	}
+}
+
 // gitPatterns translates a .gitignore's lines to patternmatcher patterns.
 func gitPatterns(b []byte) []string {
 	var out []string

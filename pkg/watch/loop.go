@@ -58,9 +58,9 @@ type loop struct {
 	snap func(ctx context.Context) (snapshot, error)
 	// cycle builds and delivers; it fills in c's Run, Rebuilt, Reused, Refs.
 	cycle func(ctx context.Context, c *Cycle) error
-	// keep is called for a cycle that succeeded and is the newest: it runs
-	// --exec and retires older runs. discard removes what a superseded,
-	// failed or interrupted cycle made.
+	// keep is called for a cycle that succeeded and is the newest, after
+	// report: it runs --exec and retires older runs. discard removes what a
+	// superseded, failed or interrupted cycle made, before report.
 	keep    func(ctx context.Context, c *Cycle)
 	discard func(c *Cycle)
 	// report gets every finished cycle, after keep or discard, and every
@@ -222,8 +222,12 @@ func (l *loop) run(ctx context.Context) error {
 					return err
 				}
 			default:
+				// The line first: the images are on the nodes now; --exec
+				// and retiring the older run come after.
 				kept, keptSeq = c.digests, c.Seq
+				l.report(c)
 				l.keep(ctx, c)
+				continue
 			}
 			l.report(c)
 		}

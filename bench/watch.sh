@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# bench/watch.sh: edit-to-image-on-node time of `slipway watch` against the
+# same loop done by hand, in one run (issue 14).
+#
+# A copy of examples/fleet goes to $OUT/fleet (the shared tree is never
+# edited). Two Kind-shaped 2-node clusters (scripts/kind-nodes.sh: control
+# plane + worker) are made, one per method. Each round makes a one-line
+# change to one Go service (cmd/notification/main.go, a new string each
+# time so that every measurement compiles again) and times, from just
+# before the edit until the new image is in both nodes:
+#   hand     docker buildx build --load of that service (its Dockerfile and
+#            target, as slipway.yaml says), then
+#            kind load docker-image --name CLUSTER REF
+#   watch    `slipway watch --kind=CLUSTER` of the whole fleet, running all
+#            along: the time until its cycle line appears (each cycle is one
+#            run: notification rebuilt and loaded, the 7 others re-tagged)
+# The methods alternate (hand first in odd rounds, watch first in even ones).
+# Before round 1, hand builds and loads once (untimed), and the watch's first
+# cycle builds and loads everything, so both start with warm caches.
+# Each timed command runs under bench/cmd/measure (wall time, machine memory,
+# load average). Goal: watch ≤ 0.5x hand.
+#
+# Knobs: BENCH_REPEAT=3, BENCH_QUIET=0.3 (cores), BENCH_QUIET_TIMEOUT=20s,
+# BENCH_OUT=bench/out/watch-<UTC timestamp>, SLIPWAY (binary; default: built
+# from this tree), BENCH_KEEP_CLUSTERS=1 (don't delete the clusters).
+# Output: $BENCH_OUT/results.jsonl, summary.md (bench/summarize-watch.sh), logs/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+source "$ROOT/bench/lib.sh"
+need docker jq kind go git
+BENCH_REPEAT=${BENCH_REPEAT:-3}
+BENCH_QUIET_TIMEOUT=${BENCH_QUIET_TIMEOUT:-20s}
+bench_init watch
+
+# A private copy of the fleet and a private state folder: the edits, the
+# watch's runs and its clean touch nothing of anybody else's.
+rm -rf "$OUT/fleet"
+cp -r "$ROOT/examples/fleet" "$OUT/fleet"
+FLEETDIR=$OUT/fleet
+export SLIPWAY_STATE_DIR=$OUT/state
+CHANGE=$FLEETDIR/cmd/notification/main.go
+# notification's build, as slipway.yaml gives it.
+DF=docker/notification.Dockerfile TARGET=runtime
+grep -A2 '^  notification:' "$FLEETDIR/slipway.yaml" | grep -q "dockerfile: $DF" || { echo "bench: slipway.yaml no longer builds notification from $DF" >&2; exit 1; }
+
+edit() { # WORD: a new string in notification's main.go
+  sed -i "s/channels := \[\]string{\"email\", \"slack\"[^}]*}/channels := []string{\"email\", \"slack\", \"bench-$1\"}/" "$CHANGE"
+  grep -q "bench-$1" "$CHANGE" || { echo "bench: could not edit $CHANGE" >&2; exit 1; }
+}
+export -f edit
+export CHANGE
+
+CK=$ID-hand CW=$ID-watch
+WATCH_PID=
+finish() {
+  if [[ -n $WATCH_PID ]] && kill -0 "$WATCH_PID" 2>/dev/null; then
+    kill -INT "$WATCH_PID" || true
+    wait "$WATCH_PID" || true
+  fi
+  "$SLIPWAY" clean -f "$FLEETDIR/slipway.yaml" >"$OUT/logs/clean.log" 2>&1 || true
+  if [[ ${BENCH_KEEP_CLUSTERS:-0} != 1 ]]; then
+    scripts/kind-nodes.sh delete "$CK" >/dev/null 2>&1 || true
+    scripts/kind-nodes.sh delete "$CW" >/dev/null 2>&1 || true
+  fi
+  cleanup_refs
+}
+trap finish EXIT
+
+log "creating clusters $CK and $CW"
+scripts/kind-nodes.sh create "$CK" 1 >/dev/null
+scripts/kind-nodes.sh create "$CW" 1 >/dev/null
+
+HANDREF=localhost/benchwatch-notification
+hand_loop() { # TAG: build the one service and load it, as a user would by hand
+  echo "docker buildx build --load -f $FLEETDIR/$DF --target $TARGET -t $HANDREF:$1 $FLEETDIR && kind load docker-image --name $CK $HANDREF:$1"
+}
+log "hand: warm-up build and load"
+record_refs "$HANDREF:warm"
+bash -c "$(hand_loop warm)" >"$OUT/logs/hand-warm.log" 2>&1
+
+log "watch: starting on $CW"
+WOUT=$OUT/logs/watch.out
+"$SLIPWAY" watch -f "$FLEETDIR/slipway.yaml" --kind="$CW" >"$WOUT" 2>"$OUT/logs/watch.err" &
+WATCH_PID=$!
+wait_cycle() { # N: until the watch prints cycle N's line (or 15 min)
+  local i
+  for ((i = 0; i < 18000; i++)); do
+    grep -q "^#$1 " "$WOUT" && return 0
+    kill -0 "$WATCH_PID" 2>/dev/null || { echo "bench: watch ended" >&2; return 1; }
+    sleep 0.05
+  done
+  return 1
+}
+wait_cycle 1
+log "watch: $(grep '^#1 ' "$WOUT")"
+grep -q '^#1 .*rebuilt\|^#1 .*reused' "$WOUT" || { echo "bench: watch's first cycle failed" >&2; cat "$OUT/logs/watch.err" >&2; exit 1; }
+export WOUT WATCH_PID
+export -f wait_cycle
+
+cycle=1
+for rep in $(seq 1 "$REPEAT"); do
+  read -r -a order <<<"$(order_for "$rep" hand watch)"
+  for meth in "${order[@]}"; do
+    case $meth in
+      hand)
+        record_refs "$HANDREF:r$rep"
+        mrun change "$meth" "$rep" -- bash -c "edit hand-$rep && $(hand_loop "r$rep")"
+        ;;
+      watch)
+        cycle=$((cycle + 1))
+        mrun change "$meth" "$rep" -- bash -c "edit watch-$rep && wait_cycle $cycle"
+        line=$(grep "^#$cycle " "$WOUT")
+        log "watch: $line"
+        annotate change watch "$rep" line "$line"
+        # The watch's own figure: from the first file event to image on nodes.
+        annotate change watch "$rep" took "$(sed -n 's/.*; \([0-9.]*m\{0,1\}s\) to image on nodes.*/\1/p' <<<"$line")"
+        ;;
+    esac
+  done
+done
+
+bench/summarize-watch.sh "$RESULTS" | tee "$OUT/summary.md"
+log "results in $OUT"
