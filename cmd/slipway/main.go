@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/slipway-dev/slipway/pkg/cmd/cli"
@@ -33,7 +34,11 @@ func main() {
 	code := cli.Code(ctx, err)
 	if err != nil && code != cli.ExitOK {
 		if _, reported := err.(*cli.ExitError); !reported {
-			fmt.Fprintln(os.Stderr, "slipway:", err)
+			// One problem per line (a config check reports them all),
+			// each with the prefix, so every line says where it came from.
+			for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+				fmt.Fprintln(os.Stderr, "slipway:", line)
+			}
 		}
 	}
 	os.Exit(code)
