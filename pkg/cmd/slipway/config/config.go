@@ -2,7 +2,6 @@
 package config
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -38,7 +37,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 // newCheck is `config check`: every problem of the config and its
 // Dockerfiles at once, each at file:line:col. It exits 2 when there is one.
 func newCheck(s cli.Streams, g *cli.Globals) *cobra.Command {
-	var output string
+	var out *cli.Output
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Validate slipway.yaml and its Dockerfiles, reporting every problem",
@@ -51,8 +50,8 @@ probably meant. Exits 2 when there is any.`,
   slipway config check -f ci/slipway.yaml -o json | jq '.errors[] | "\(.line):\(.col) \(.message)"'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return cli.UsageErr("--output %q: want text or json", output)
+			if err := out.Check(); err != nil {
+				return err
 			}
 			path := g.File
 			if path == "" {
@@ -62,11 +61,9 @@ probably meant. Exits 2 when there is any.`,
 			if err != nil {
 				return cli.UsageErr("%v", err)
 			}
-			if output == "json" {
-				enc := json.NewEncoder(s.Out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(r); err != nil {
-					return fmt.Errorf("writing JSON: %w", err)
+			if out.JSON() {
+				if err := cli.WriteJSON(s.Out, r); err != nil {
+					return err
 				}
 				if !r.Valid {
 					return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("%s: %d problems", r.File, len(r.Errors))}
@@ -88,7 +85,6 @@ probably meant. Exits 2 when there is any.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	out = cli.AddOutput(cmd)
 	return cmd
 }
