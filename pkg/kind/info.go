@@ -30,6 +30,10 @@ type NodeInfo struct {
 	Problem string `json:"problem,omitempty"`
 }
 
+// containerdRoot is where contentRoot lives: kind nodes keep containerd's
+// state there.
+const containerdRoot = "/var/lib/containerd"
+
 // Inspect asks each node of c what Load depends on, one exec per node
 // plus the snapshotter look-up Load itself makes.
 func Inspect(ctx context.Context, c *Cluster) []NodeInfo {
@@ -53,7 +57,9 @@ func inspectNode(ctx context.Context, n nodes.Node) NodeInfo {
 	}
 	script := "containerd --version 2>/dev/null | head -1; echo ---; " +
 		"ctr --namespace=k8s.io content ls -q >/dev/null 2>&1 && echo content-ok; " +
-		"test -d " + contentRoot + " && echo root-ok; " +
+		// The store's blob folder appears with the first blob; its root is
+		// where layer-aware loading looks.
+		"test -d " + containerdRoot + " && echo root-ok; " +
 		"ctr images import --help 2>&1 | grep -q -- --no-unpack && echo no-unpack-ok; true"
 	var stdout bytes.Buffer
 	if err := n.CommandContext(ctx, "sh", "-c", script).SetStdout(&stdout).Run(); err != nil {
@@ -77,7 +83,7 @@ func inspectNode(ctx context.Context, n nodes.Node) NodeInfo {
 	var missing []string
 	for _, m := range []struct{ mark, what string }{
 		{"content-ok", "its content store cannot be listed with ctr"},
-		{"root-ok", "its content store is not at " + contentRoot},
+		{"root-ok", "containerd's root is not " + containerdRoot},
 		{"no-unpack-ok", "its ctr lacks images import --no-unpack"},
 	} {
 		if !strings.Contains(tail, m.mark) {
