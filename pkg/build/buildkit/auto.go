@@ -19,47 +19,59 @@ type Auto struct {
 	Builder string
 	CLI     build.Interface
 
-	once   sync.Once
+	mu     sync.Mutex
+	opened bool // Open was tried (or Close came first)
 	direct *Builder
 	avail  Availability
 	note   string
 }
 
-func (a *Auto) open(ctx context.Context) {
-	a.once.Do(func() {
+// open connects on the first call; later calls see what it found.
+func (a *Auto) open(ctx context.Context) (*Builder, string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.opened {
+		a.opened = true
 		// The connection serves every later build, so it must not end
 		// with the first build's context.
 		a.direct, a.avail = Open(context.WithoutCancel(ctx), a.Engine, a.Builder, Options{Fallback: a.CLI})
 		if a.direct == nil {
 			a.note = "slipway: building through the engine's CLI: direct BuildKit path not available: " + a.avail.Reason
 		}
-	})
+	}
+	return a.direct, a.note
 }
 
 // Build builds req directly, or through the CLI when the direct path is
 // not available.
 func (a *Auto) Build(ctx context.Context, req build.Request) (build.Result, error) {
-	a.open(ctx)
-	if a.direct != nil {
-		return a.direct.Build(ctx, req)
+	direct, note := a.open(ctx)
+	if direct != nil {
+		return direct.Build(ctx, req)
 	}
-	if req.Log != nil {
-		fmt.Fprintln(req.Log, a.note)
+	if req.Log != nil && note != "" {
+		fmt.Fprintln(req.Log, note)
 	}
 	return a.CLI.Build(ctx, req)
 }
 
 // Availability is what the first build found (zero before it).
 func (a *Auto) Availability() Availability {
-	a.once.Do(func() {}) // after the first build's open, or never
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	return a.avail
 }
 
-// Close ends the direct connection, if one was made.
+// Close ends the direct connection, if one was made; a build after Close
+// goes through the CLI.
 func (a *Auto) Close() error {
-	a.once.Do(func() {}) // no build will open one after this
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.opened = true
 	if a.direct != nil {
-		return a.direct.Close()
+		err := a.direct.Close()
+		a.direct = nil
+		return err
 	}
 	return nil
 }
