@@ -95,6 +95,8 @@ func TestBuildArgvSecretsContextsAndRedaction(t *testing.T) {
 func TestDetectInterruptedReturnsContextError(t *testing.T) {
 	dir := filepath.Dir(fakeCLI(t, "docker", "exec /bin/sleep 30\n"))
 	t.Setenv("PATH", dir)
+	// No daemon API to answer first: the CLI probe is what hangs here.
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(dir, "no-daemon.sock"))
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
