@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -116,8 +118,29 @@ func (e *Engine) DetectBuildx(ctx context.Context) {
 	if e.Name != "docker" {
 		return
 	}
+	if buildxPlugin() != "" {
+		// Found where the CLI looks for it: no need to start two
+		// processes (docker, then the plugin) on every run to ask.
+		e.Buildx = true
+		return
+	}
 	_, err := e.output(ctx, "buildx", "version")
 	e.Buildx = err == nil
+}
+
+// buildxPlugin is the docker-buildx plugin executable in one of the
+// folders the docker CLI searches ($DOCKER_CONFIG/cli-plugins first), or "".
+func buildxPlugin() string {
+	dirs := []string{filepath.Join(dockerConfigDir(), "cli-plugins"),
+		"/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
+		"/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins"}
+	for _, d := range dirs {
+		p := filepath.Join(d, "docker-buildx")
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 // InspectAll inspects refs in one call; any missing one is an error that
