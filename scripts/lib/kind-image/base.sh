@@ -11,7 +11,7 @@
 # their modules, in parallel, with the Go build cache.
 #
 # Idempotent and cached: the tag is a hash of every input (this script, the
-# files under base/, versions, Go version, package list, host CA bundle), so
+# files under base/files, versions, Go version, package list, host CA bundle), so
 # a warm run only hashes and checks that the image exists.
 #
 # Prints the image reference as the LAST line of stdout; everything else
@@ -23,6 +23,7 @@
 #   SLIPWAY_KIND_BASE_REPO image repository (slipway.local/kindest/base)
 #   SLIPWAY_KIND_GOCACHE   Go build cache for these builds (go env GOCACHE)
 #   SLIPWAY_KIND_REBUILD=1 rebuild the image even if the tag exists
+#   SLIPWAY_KIND_NICE      niceness of the Go builds (0)
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -102,8 +103,8 @@ GOCACHE_DIR=${SLIPWAY_KIND_GOCACHE:-$(go env GOCACHE)}
 inputs_sum() {
   {
     printf 'script %s\n' "$(sha256sum <"$SELF" | cut -c1-64)"
-    (cd "$HERE/base" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
-    (cd "$HERE/base" && find . -type f -perm -u+x -print0 | LC_ALL=C sort -z | tr '\0' '\n')
+    (cd "$FILES" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    (cd "$FILES" && find . -type f -perm -u+x -print0 | LC_ALL=C sort -z | tr '\0' '\n')
     printf '%s\n' "$KIND_VERSION" "$SUITE" "$ROOTFS_RECIPE" "$GOVERSION" \
       "$CONTAINERD_VERSION" "$RUNC_VERSION" "$CRICTL_VERSION" "$CNI_PLUGINS_VERSION" \
       "$FUSE_OVERLAYFS_VERSION" "${PACKAGES[*]}" "$CONTAINERD_TAGS"
@@ -199,7 +200,7 @@ go_component() {
   mkdir -p "$out.tmp"
   # shellcheck disable=SC2086 # $extra is a list of flags
   if ! GOBIN="$out.tmp" CGO_ENABLED="$cgo" GOCACHE="$GOCACHE_DIR" GOFLAGS= GOTOOLCHAIN=local \
-      nice -n 10 go install -trimpath $extra ${tags:+-tags "$tags"} -ldflags "$ldflags" "$@" \
+      nice -n "${SLIPWAY_KIND_NICE:-0}" go install -trimpath $extra ${tags:+-tags "$tags"} -ldflags "$ldflags" "$@" \
       >"$BIN_DIR/$name.log" 2>&1; then
     cat "$BIN_DIR/$name.log" >&2
     rm -rf "$out.tmp"
@@ -336,16 +337,25 @@ done
 
 # --- 4. one squashed layer, kind's image metadata ----------------------------
 log "importing $REF"
+# docker import (20.10) takes no STOPSIGNAL: import under a temporary name,
+# then a metadata-only build (no new layer) adds it.
+TMPREF="$REPO:import-$SUM-$$"
+untag_tmp() { docker rmi "$TMPREF" >/dev/null 2>&1 || true; }
 tar -C "$ROOT" --numeric-owner -c . \
   | docker import \
       --change 'ENV container=docker' \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      --change 'STOPSIGNAL SIGRTMIN+3' \
       --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
-      --change "LABEL io.slipway.kind.base.inputs=$SUM" \
-      --change "LABEL io.slipway.kind.version=$KIND_VERSION" \
-      --change "LABEL io.slipway.kind.base.containerd=$CONTAINERD_VERSION" \
-      --message "slipway kind base $KIND_VERSION ($SUM)" - "$REF" >/dev/null \
-  || die "docker import $REF failed"
+      --message "slipway kind base $KIND_VERSION ($SUM)" - "$TMPREF" >/dev/null \
+  || { untag_tmp; die "docker import $REF failed"; }
+# systemd exits on SIGRTMIN+3, not SIGTERM (kind's Dockerfile).
+if ! printf '%s\n' "FROM $TMPREF" 'STOPSIGNAL SIGRTMIN+3' \
+    "LABEL io.slipway.kind.base.inputs=$SUM io.slipway.kind.version=$KIND_VERSION io.slipway.kind.base.containerd=$CONTAINERD_VERSION" \
+    | DOCKER_BUILDKIT=0 docker build -q -t "$REF" - >"$STAGE/build.log" 2>&1; then
+  cat "$STAGE/build.log" >&2
+  untag_tmp
+  die "docker build (metadata) $REF failed"
+fi
+untag_tmp
 log "built $REF ($(( $(now) - T0 ))s)"
 printf '%s\n' "$REF"
