@@ -2,8 +2,8 @@
 # bench/watch.sh: edit-to-image-on-node time of `slipway watch` against the
 # same loop done by hand, in one run (issue 14).
 #
-# A copy of examples/fleet goes to $OUT/fleet (the shared tree is never
-# edited). Two Kind-shaped 2-node clusters (scripts/kind-nodes.sh: control
+# Copies of examples/fleet go to $OUT/fleet (watched) and $OUT/fleet-hand
+# (the shared tree is never edited). Two Kind-shaped 2-node clusters (scripts/kind-nodes.sh: control
 # plane + worker) are made, one per method. Each round makes a one-line
 # change to one Go service (cmd/notification/main.go, a new string each
 # time so that every measurement compiles again) and times, from just
@@ -20,7 +20,7 @@
 # Each timed command runs under bench/cmd/measure (wall time, machine memory,
 # load average). Goal: watch ≤ 0.5x hand.
 #
-# Knobs: BENCH_REPEAT=3, BENCH_QUIET=0.3 (cores), BENCH_QUIET_TIMEOUT=20s,
+# Knobs: BENCH_REPEAT=3, BENCH_QUIET=0.3 (cores), BENCH_QUIET_TIMEOUT=10s,
 # BENCH_OUT=bench/out/watch-<UTC timestamp>, SLIPWAY (binary; default: built
 # from this tree), BENCH_KEEP_CLUSTERS=1 (don't delete the clusters).
 # Output: $BENCH_OUT/results.jsonl, summary.md (bench/summarize-watch.sh), logs/.
@@ -31,26 +31,28 @@ cd "$ROOT"
 source "$ROOT/bench/lib.sh"
 need docker jq kind go git
 BENCH_REPEAT=${BENCH_REPEAT:-3}
-BENCH_QUIET_TIMEOUT=${BENCH_QUIET_TIMEOUT:-20s}
+BENCH_QUIET_TIMEOUT=${BENCH_QUIET_TIMEOUT:-10s}
 bench_init watch
 
 # A private copy of the fleet and a private state folder: the edits, the
 # watch's runs and its clean touch nothing of anybody else's.
-rm -rf "$OUT/fleet"
+# Each method gets its own copy, or the hand method's edits would start
+# watch cycles too.
+rm -rf "$OUT/fleet" "$OUT/fleet-hand"
 cp -r "$ROOT/examples/fleet" "$OUT/fleet"
-FLEETDIR=$OUT/fleet
+cp -r "$ROOT/examples/fleet" "$OUT/fleet-hand"
+FLEETDIR=$OUT/fleet HANDDIR=$OUT/fleet-hand
 export SLIPWAY_STATE_DIR=$OUT/state
-CHANGE=$FLEETDIR/cmd/notification/main.go
 # notification's build, as slipway.yaml gives it.
 DF=docker/notification.Dockerfile TARGET=runtime
 grep -A2 '^  notification:' "$FLEETDIR/slipway.yaml" | grep -q "dockerfile: $DF" || { echo "bench: slipway.yaml no longer builds notification from $DF" >&2; exit 1; }
 
-edit() { # WORD: a new string in notification's main.go
-  sed -i "s/channels := \[\]string{\"email\", \"slack\"[^}]*}/channels := []string{\"email\", \"slack\", \"bench-$1\"}/" "$CHANGE"
-  grep -q "bench-$1" "$CHANGE" || { echo "bench: could not edit $CHANGE" >&2; exit 1; }
+edit() { # DIR WORD: a new string in DIR's notification main.go
+  local f=$1/cmd/notification/main.go
+  sed -i "s/channels := \[\]string{\"email\", \"slack\"[^}]*}/channels := []string{\"email\", \"slack\", \"bench-$2\"}/" "$f"
+  grep -q "bench-$2" "$f" || { echo "bench: could not edit $f" >&2; exit 1; }
 }
 export -f edit
-export CHANGE
 
 CK=$ID-hand CW=$ID-watch
 WATCH_PID=
@@ -74,12 +76,8 @@ scripts/kind-nodes.sh create "$CW" 1 >/dev/null
 
 HANDREF=localhost/benchwatch-notification
 hand_loop() { # TAG: build the one service and load it, as a user would by hand
-  echo "docker buildx build --load -f $FLEETDIR/$DF --target $TARGET -t $HANDREF:$1 $FLEETDIR && kind load docker-image --name $CK $HANDREF:$1"
+  echo "docker buildx build --load -f $HANDDIR/$DF --target $TARGET -t $HANDREF:$1 $HANDDIR && kind load docker-image --name $CK $HANDREF:$1"
 }
-log "hand: warm-up build and load"
-record_refs "$HANDREF:warm"
-bash -c "$(hand_loop warm)" >"$OUT/logs/hand-warm.log" 2>&1
-
 log "watch: starting on $CW"
 WOUT=$OUT/logs/watch.out
 "$SLIPWAY" watch -f "$FLEETDIR/slipway.yaml" --kind="$CW" >"$WOUT" 2>"$OUT/logs/watch.err" &
@@ -93,6 +91,11 @@ wait_cycle() { # N: until the watch prints cycle N's line (or 15 min)
   done
   return 1
 }
+# The hand warm-up runs while the watch's first cycle builds and loads.
+log "hand: warm-up build and load"
+record_refs "$HANDREF:warm"
+bash -c "$(hand_loop warm)" >"$OUT/logs/hand-warm.log" 2>&1
+
 wait_cycle 1
 log "watch: $(grep '^#1 ' "$WOUT")"
 grep -q '^#1 .*rebuilt\|^#1 .*reused' "$WOUT" || { echo "bench: watch's first cycle failed" >&2; cat "$OUT/logs/watch.err" >&2; exit 1; }
@@ -106,11 +109,11 @@ for rep in $(seq 1 "$REPEAT"); do
     case $meth in
       hand)
         record_refs "$HANDREF:r$rep"
-        mrun change "$meth" "$rep" -- bash -c "edit hand-$rep && $(hand_loop "r$rep")"
+        mrun change "$meth" "$rep" -- bash -c "edit $HANDDIR hand-$rep && $(hand_loop "r$rep")"
         ;;
       watch)
         cycle=$((cycle + 1))
-        mrun change "$meth" "$rep" -- bash -c "edit watch-$rep && wait_cycle $cycle"
+        mrun change "$meth" "$rep" -- bash -c "edit $FLEETDIR watch-$rep && wait_cycle $cycle"
         line=$(grep "^#$cycle " "$WOUT")
         log "watch: $line"
         annotate change watch "$rep" line "$line"

@@ -135,6 +135,20 @@ func nodeRefs(t *testing.T, node, project string) []string {
 	return out
 }
 
+// settledRefs is nodeRefs once it holds want names, or after 60 s: the
+// watch retires the older run just after printing the cycle's line.
+func settledRefs(t *testing.T, node, project string, want int) []string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		refs := nodeRefs(t, node, project)
+		if len(refs) == want || time.Now().After(deadline) {
+			return refs
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
 func writeFile(t *testing.T, dir, name, body string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -206,8 +220,9 @@ func TestWatch(t *testing.T) {
 		if out := nodeExec(t, n, "ctr", "-n", "k8s.io", "run", "--rm", alpha, "w2-"+n); strings.TrimSpace(out) != "alpha-v2" {
 			t.Errorf("%s on %s printed %q", alpha, n, out)
 		}
-		// The first cycle's names are gone: the watch retired its run.
-		if refs := nodeRefs(t, n, r.Project); len(refs) != 3 {
+		// The first cycle's names go: the watch retires its run once the
+		// new one is on the nodes.
+		if refs := settledRefs(t, n, r.Project, 3); len(refs) != 3 {
 			t.Errorf("%s holds %d names of the project, want 3: %v", n, len(refs), refs)
 		}
 	}
@@ -247,7 +262,7 @@ func TestWatch(t *testing.T) {
 	}
 	rec = r.record(t, line)
 	for _, n := range nodes {
-		refs := nodeRefs(t, n, r.Project)
+		refs := settledRefs(t, n, r.Project, 3)
 		if len(refs) != 3 {
 			t.Errorf("%s holds %v, want only the newest 3 names", n, refs)
 		}
