@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/labels"
+	"github.com/slipway-dev/slipway/pkg/build/buildkit"
 	"github.com/slipway-dev/slipway/pkg/engine"
 	"github.com/slipway-dev/slipway/pkg/kind"
 	"github.com/slipway-dev/slipway/pkg/run"
@@ -90,12 +91,16 @@ type Builder struct {
 	Platforms []string `json:"platforms,omitempty"`
 }
 
-// BuilderInfo says how builds reach BuildKit: straight to a BuildKit
-// daemon, or through the engine's CLI. Options.Builder fills it; without
-// one, builds go through the CLI.
+// BuilderInfo says how builds reach BuildKit: straight to BuildKit (the
+// engine's own or a buildx remote builder's buildkitd), or through the
+// engine's CLI when that direct path is not available.
 type BuilderInfo struct {
-	// Direct is set when builds talk to a BuildKit daemon themselves.
-	Direct bool   `json:"direct"`
+	// Direct is set when builds talk to BuildKit themselves.
+	Direct bool `json:"direct"`
+	// Via is where direct builds go; Version is BuildKit's version there.
+	Via     string `json:"via,omitempty"`
+	Version string `json:"buildkit_version,omitempty"`
+	// Detail says it in a line, with why the direct path is not taken.
 	Detail string `json:"detail"`
 }
 
@@ -155,8 +160,11 @@ type Options struct {
 	Clusters []string
 	StateDir string
 	SlotsDir string
-	// Builder says how builds reach BuildKit (see BuilderInfo); nil means
-	// through the engine's CLI.
+	// BuildxBuilder is the buildx builder builds would use (--builder);
+	// "" is the one the CLI would use.
+	BuildxBuilder string
+	// Builder says how builds reach BuildKit (see BuilderInfo); nil asks
+	// pkg/build/buildkit, as a build does.
 	Builder func(ctx context.Context, eng *engine.Engine) BuilderInfo
 	// ProcStatus is /proc/self/status, for tests.
 	ProcStatus string
@@ -169,9 +177,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	tools := ToolVersions(ctx, o.Engine)
 	eng := r.checkEngine(ctx, o, tools.Engine)
 	r.checkBuildx(ctx, eng, tools.Buildx)
-	r.Builder = BuilderInfo{Detail: "through the engine's CLI"}
-	if o.Builder != nil && eng != nil {
+	r.Builder = BuilderInfo{Detail: "no engine"}
+	switch {
+	case eng == nil:
+	case o.Builder != nil:
 		r.Builder = o.Builder(ctx, eng)
+	default:
+		a := buildkit.Check(ctx, eng, o.BuildxBuilder)
+		r.Builder = BuilderInfo{Direct: a.Direct, Via: a.Via, Version: a.Version, Detail: a.String()}
 	}
 	r.checkKind(ctx, o, tools.Kind)
 	r.checkState(o)

@@ -53,6 +53,7 @@ func New(s cli.Streams, _ *cli.Globals) *cobra.Command {
 		return nil
 	}
 	cli.AddEngine(cmd, &o.Engine, "check this engine: docker or podman (default: as a build picks it)")
+	cmd.Flags().StringVar(&o.BuildxBuilder, "builder", "", "check the direct BuildKit path to this buildx builder (as build --builder)")
 	cmd.Flags().StringSliceVar(&o.Clusters, "cluster", nil, "inspect only these Kind clusters (default: every cluster found)")
 	_ = cmd.RegisterFlagCompletionFunc("cluster", cli.CompleteClusters)
 	return cmd
