@@ -103,7 +103,7 @@ if $tag_set; then args+=("--tag=$tag"); fi
 if $kind; then
   [[ -n "$cluster" ]] || cluster=${KIND_CLUSTER_NAME:-}
   if [[ -z "$cluster" && ${#services[@]} -eq 1 ]]; then cluster="${services[0]}-test"; fi
-  if [[ -n "$cluster" ]]; then args+=("--kind=$cluster"); else args+=(--kind); fi
+  if [[ -n "$cluster" ]]; then args+=(--kind "--cluster=$cluster"); else args+=(--kind); fi
 fi
 if $cleanup; then args+=(--cleanup); fi
 if $push; then args+=(--push); fi

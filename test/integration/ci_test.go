@@ -19,7 +19,7 @@ func TestExportImportRoundTripKeepsIDs(t *testing.T) {
 	}
 	archive := filepath.Join(t.TempDir(), "images.tar")
 	tmp := t.TempDir()
-	exp := r.slipway(context.Background(), []string{"TMPDIR=" + tmp}, "export", "-o", archive)
+	exp := r.slipway(context.Background(), []string{"TMPDIR=" + tmp}, "export", "--archive", archive)
 	if exp.Code != 0 || strings.Count(exp.Stdout, "exported ") != 2 {
 		t.Fatalf("export: exit %d\n%s%s", exp.Code, exp.Stdout, exp.Stderr)
 	}

@@ -58,14 +58,14 @@ func TestCleanRemovesOnlyItsOwnRun(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		alice1 = r.slipway(context.Background(), []string{"USER=alice"}, "build", "--kind="+cluster, "--progress", "quiet")
+		alice1 = r.slipway(context.Background(), []string{"USER=alice"}, "build", "--kind", "--cluster="+cluster, "--progress", "quiet")
 	}()
 	go func() {
 		defer wg.Done()
-		bob = r.slipway(context.Background(), []string{"USER=bob"}, "build", "--kind="+cluster, "--progress", "quiet")
+		bob = r.slipway(context.Background(), []string{"USER=bob"}, "build", "--kind", "--cluster="+cluster, "--progress", "quiet")
 	}()
 	wg.Wait()
-	alice2 := r.slipway(context.Background(), []string{"USER=alice"}, "build", "--kind="+cluster, "--progress", "quiet")
+	alice2 := r.slipway(context.Background(), []string{"USER=alice"}, "build", "--kind", "--cluster="+cluster, "--progress", "quiet")
 	for _, res := range []result{alice1, bob, alice2} {
 		if res.Code != 0 {
 			t.Fatalf("build: %s", res.Stderr)
@@ -115,11 +115,11 @@ func TestCleanRemovesOnlyItsOwnRun(t *testing.T) {
 	runsIn(t, refs(bob)[0], nodes)
 
 	// Prune alice's images of every age: bob's and the foreign one stay.
-	dry = r.slipway(context.Background(), []string{"USER=alice"}, "prune", "--older-than", "0s", "--kind", cluster, "--dry-run")
+	dry = r.slipway(context.Background(), []string{"USER=alice"}, "prune", "--older-than", "0s", "--cluster", cluster, "--dry-run")
 	if dry.Code != 0 || countLines(dry.Stdout, "would remove ") < 6 || !engineHas(refs(alice1)[0]) {
 		t.Fatalf("prune dry run: exit %d\n%s%s", dry.Code, dry.Stdout, dry.Stderr)
 	}
-	prune := r.slipway(context.Background(), []string{"USER=alice"}, "prune", "--older-than", "0s", "--kind", cluster)
+	prune := r.slipway(context.Background(), []string{"USER=alice"}, "prune", "--older-than", "0s", "--cluster", cluster)
 	if prune.Code != 0 {
 		t.Fatalf("prune: exit %d\n%s%s", prune.Code, prune.Stdout, prune.Stderr)
 	}
@@ -136,7 +136,7 @@ func TestCleanRemovesOnlyItsOwnRun(t *testing.T) {
 	runsIn(t, foreign, nodes)
 	runsIn(t, refs(bob)[1], nodes)
 
-	ls := r.slipway(context.Background(), []string{"USER=bob"}, "ls", "--kind", cluster)
+	ls := r.slipway(context.Background(), []string{"USER=bob"}, "ls", "--cluster", cluster)
 	if ls.Code != 0 || !strings.Contains(ls.Stdout, refs(bob)[0]) || !strings.Contains(ls.Stdout, "total engine") || strings.Contains(ls.Stdout, foreign) {
 		t.Errorf("ls: exit %d\n%s%s", ls.Code, ls.Stdout, ls.Stderr)
 	}
@@ -172,7 +172,7 @@ func TestPruneKeepsNewestAndInUse(t *testing.T) {
 func TestBuildCleanupKeepsOnlyTheNodeCopy(t *testing.T) {
 	cluster, nodes := newCluster(t)
 	r := newRepo(t, map[string]string{"alpha": okWith("alpha")}, "")
-	res := r.slipway(context.Background(), nil, "build", "--kind="+cluster, "--cleanup", "--progress", "quiet")
+	res := r.slipway(context.Background(), nil, "build", "--kind", "--cluster="+cluster, "--cleanup", "--progress", "quiet")
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
@@ -243,8 +243,8 @@ func TestCleanBadInput(t *testing.T) {
 		{"clean", "--run", "20990101T000000-nosuch"},
 		{"prune", "--older-than", "-1h"},
 		{"prune", "--older-than", "yesterday"},
-		{"prune", "--older-than", "1h", "--kind", "no-such-cluster"},
-		{"clean", "--kind", "no-such-cluster"},
+		{"prune", "--older-than", "1h", "--cluster", "no-such-cluster"},
+		{"clean", "--cluster", "no-such-cluster"},
 	}
 	for _, args := range cases {
 		res := r.slipway(context.Background(), nil, args...)

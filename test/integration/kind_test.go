@@ -79,7 +79,7 @@ func TestKindBuildLoadsAndRuns(t *testing.T) {
 	forEngines(t, func(t *testing.T, eng string) {
 		cluster, nodes := newCluster(t)
 		r := engineRepo(t, eng, map[string]string{"alpha": okWith("alpha-says-hi"), "beta": okWith("beta-says-hi")})
-		res := r.slipway(context.Background(), nil, "build", "--engine", eng, "--kind="+cluster, "--progress", "plain")
+		res := r.slipway(context.Background(), nil, "build", "--engine", eng, "--kind", "--cluster="+cluster, "--progress", "plain")
 		if res.Code != 0 {
 			t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
 		}
@@ -167,7 +167,7 @@ func TestKindErrors(t *testing.T) {
 	cluster, nodes := newCluster(t)
 	r := newRepo(t, map[string]string{"alpha": okWith("a")}, "")
 
-	res := r.slipway(context.Background(), nil, "build", "--kind=no-such-cluster", "--progress", "quiet")
+	res := r.slipway(context.Background(), nil, "build", "--kind", "--cluster=no-such-cluster", "--progress", "quiet")
 	if res.Code != 2 || !strings.Contains(res.Stderr, `no Kind cluster "no-such-cluster"`) {
 		t.Fatalf("missing cluster: exit %d: %s", res.Code, res.Stderr)
 	}
@@ -197,7 +197,7 @@ func TestLoadLeavesNoTempFiles(t *testing.T) {
 	r := newRepo(t, map[string]string{"alpha": okWith("a"), "beta": okWith("b")}, "")
 	tmp := t.TempDir()
 	env := []string{"TMPDIR=" + tmp}
-	res := r.slipway(context.Background(), env, "build", "--kind="+cluster, "--progress", "quiet")
+	res := r.slipway(context.Background(), env, "build", "--kind", "--cluster="+cluster, "--progress", "quiet")
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
@@ -211,13 +211,13 @@ func TestLayerAwareLoadOfImageSharingABase(t *testing.T) {
 	forEngines(t, func(t *testing.T, eng string) {
 		cluster, nodes := newCluster(t)
 		r := engineRepo(t, eng, map[string]string{"first": okWith("first-ok"), "second": okWith("second-ok")})
-		first := r.slipway(context.Background(), nil, "build", "first", "--engine", eng, "--kind="+cluster, "--progress", "quiet")
+		first := r.slipway(context.Background(), nil, "build", "first", "--engine", eng, "--kind", "--cluster="+cluster, "--progress", "quiet")
 		if first.Code != 0 {
 			t.Fatal(first.Stderr)
 		}
 		// The nodes now hold the base layer; the second image's load sends
 		// only its own layer and config (pkg/kind/layers.go), and must still work.
-		second := r.slipway(context.Background(), nil, "build", "second", "--engine", eng, "--kind="+cluster, "--progress", "quiet")
+		second := r.slipway(context.Background(), nil, "build", "second", "--engine", eng, "--kind", "--cluster="+cluster, "--progress", "quiet")
 		if second.Code != 0 {
 			t.Fatal(second.Stderr)
 		}

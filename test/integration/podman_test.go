@@ -65,7 +65,7 @@ func TestPodmanClusterDockerImage(t *testing.T) {
 		del.Run()
 	})
 	r := newRepo(t, map[string]string{"alpha": okWith("from-docker")}, "")
-	res := r.slipway(context.Background(), nil, "build", "--engine", "docker", "--kind="+name, "--progress", "plain")
+	res := r.slipway(context.Background(), nil, "build", "--engine", "docker", "--kind", "--cluster="+name, "--progress", "plain")
 	if res.Code != 0 {
 		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
 	}

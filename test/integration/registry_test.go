@@ -157,7 +157,7 @@ func TestRemoteBuilderMultiPlatformAndKind(t *testing.T) {
 	}
 
 	// Built on the remote daemon, then loaded into the nodes and run there.
-	res = r.slipway(context.Background(), nil, "build", "runner", "--builder", remote, "--push", "--registry", registry, "--kind="+cluster, "--progress", "plain")
+	res = r.slipway(context.Background(), nil, "build", "runner", "--builder", remote, "--push", "--registry", registry, "--kind", "--cluster="+cluster, "--progress", "plain")
 	if res.Code != 0 {
 		t.Fatalf("remote + kind: exit %d\n%s", res.Code, res.Stderr)
 	}

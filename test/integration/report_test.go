@@ -44,7 +44,7 @@ func TestReportInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	// Two slots for three services ready at once: one waits for a slot.
-	first := r.slipway(ctx, nil, "build", "--kind="+cluster, "--keep-going", "-j", "2", "--report", "--progress", "plain")
+	first := r.slipway(ctx, nil, "build", "--kind", "--cluster="+cluster, "--keep-going", "-j", "2", "--report", "--progress", "plain")
 	if first.Code != 1 {
 		t.Fatalf("exit %d, want 1 (broken fails)\n%s", first.Code, first.Stderr)
 	}
@@ -131,7 +131,7 @@ func TestReportInChromium(t *testing.T) {
 
 	// Again: every good image is reused, and the report counts what their
 	// builds took as saved; the loads are re-tags.
-	second := r.slipway(ctx, nil, "build", "--kind="+cluster, "--keep-going", "--progress", "quiet")
+	second := r.slipway(ctx, nil, "build", "--kind", "--cluster="+cluster, "--keep-going", "--progress", "quiet")
 	if second.Code != 1 {
 		t.Fatalf("second run exit %d\n%s", second.Code, second.Stderr)
 	}

@@ -78,8 +78,8 @@ func TestReuseRebuildsExactlyWhatChanged(t *testing.T) {
 func TestReusedImageIsRetaggedInKind(t *testing.T) {
 	cluster, nodes := newCluster(t)
 	r := newRepo(t, map[string]string{"alpha": okWith("alpha")}, "")
-	first := r.slipway(context.Background(), nil, "build", "--kind="+cluster, "--progress", "quiet")
-	second := r.slipway(context.Background(), nil, "build", "--kind="+cluster, "--progress", "quiet")
+	first := r.slipway(context.Background(), nil, "build", "--kind", "--cluster="+cluster, "--progress", "quiet")
+	second := r.slipway(context.Background(), nil, "build", "--kind", "--cluster="+cluster, "--progress", "quiet")
 	if first.Code != 0 || second.Code != 0 {
 		t.Fatalf("%s\n%s", first.Stderr, second.Stderr)
 	}

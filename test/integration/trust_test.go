@@ -65,13 +65,13 @@ func TestCleanLeavesRunningReusersRefs(t *testing.T) {
 		"alpha": okWith("alpha"),
 		"slow":  "FROM " + BaseImage + "\nRUN sleep 60\n",
 	}, "")
-	a := r.slipway(context.Background(), nil, "build", "--kind="+cluster, "--progress", "plain", "alpha")
+	a := r.slipway(context.Background(), nil, "build", "--kind", "--cluster="+cluster, "--progress", "plain", "alpha")
 	if a.Code != 0 {
 		t.Fatalf("run A: exit %d\n%s", a.Code, a.Stderr)
 	}
 	// Run B reuses alpha (re-tag in the engine and on the nodes) and stays
 	// running on its slow service.
-	_, stop := r.startBuild(t, []string{"alpha"}, "--kind="+cluster)
+	_, stop := r.startBuild(t, []string{"alpha"}, "--kind", "--cluster="+cluster)
 	var bRef string
 	for _, rec := range r.runs() {
 		if rec.Run != a.Meta.Run && rec.Services["alpha"] != nil {
@@ -267,7 +267,7 @@ func TestExportRefusesOptionLikeReferences(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "images.tar")
 	elsewhere := filepath.Join(t.TempDir(), "elsewhere.tar")
-	res := r.slipway(context.Background(), nil, "export", "-o", out, "--", "--output="+elsewhere)
+	res := r.slipway(context.Background(), nil, "export", "--archive", out, "--", "--output="+elsewhere)
 	if res.Code != 2 {
 		t.Errorf("export of an option-like reference: exit %d, want 2\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
@@ -278,7 +278,7 @@ func TestExportRefusesOptionLikeReferences(t *testing.T) {
 		t.Errorf("the engine wrote %s", elsewhere)
 	}
 	dir := t.TempDir()
-	if res := r.slipway(context.Background(), nil, "export", "-o", dir, "alpha"); res.Code != 2 {
+	if res := r.slipway(context.Background(), nil, "export", "--archive", dir, "alpha"); res.Code != 2 {
 		t.Errorf("export onto a folder: exit %d, want 2\n%s", res.Code, res.Stderr)
 	}
 }
