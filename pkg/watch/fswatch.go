@@ -19,8 +19,9 @@ import (
 
 // change is one file event that may matter to a build.
 type change struct {
-	path string // relative to the repository (absolute when outside it)
-	at   time.Time
+	path    string // relative to the repository (absolute when outside it)
+	at      time.Time
+	created bool // the event made the file
 }
 
 // root is a folder a build reads (a context or a local named context),
@@ -305,6 +306,6 @@ func (t *tree) event(ev fsnotify.Event) {
 		}
 	}
 	if t.relevant(p) {
-		t.send(change{path: p, at: time.Now()})
+		t.send(change{path: p, at: time.Now(), created: ev.Has(fsnotify.Create)})
 	}
 }

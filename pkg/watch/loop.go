@@ -3,7 +3,6 @@ package watch
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"time"
 )
@@ -54,6 +53,8 @@ type loop struct {
 	// maxWait bounds the wait while events keep coming.
 	debounce, maxWait time.Duration
 	events            <-chan change
+	// exists reports whether a changed path still exists (nil: assume so).
+	exists func(path string) bool
 	// snap returns the current digests.
 	snap func(ctx context.Context) (snapshot, error)
 	// cycle builds and delivers; it fills in c's Run, Rebuilt, Reused, Refs.
@@ -81,7 +82,7 @@ type running struct {
 
 // pending is what changed since the last cycle started.
 type pending struct {
-	files map[string]bool
+	files map[string]bool // path -> it did not exist before this burst
 	first time.Time
 }
 
@@ -93,8 +94,24 @@ func (p *pending) add(c change) {
 		p.first = c.at
 	}
 	if c.path != "" {
-		p.files[c.path] = true
+		if _, seen := p.files[c.path]; !seen {
+			p.files[c.path] = c.created
+		}
 	}
+}
+
+// changed lists the burst's files, without those it created and removed
+// again (an editor's or sed's temporary file), which no build ever saw.
+func (p *pending) changed(exists func(string) bool) []string {
+	var out []string
+	for f, created := range p.files {
+		if created && exists != nil && !exists(f) {
+			continue
+		}
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (p *pending) empty() bool { return len(p.files) == 0 && p.first.IsZero() }
@@ -147,7 +164,7 @@ func (l *loop) run(ctx context.Context) error {
 			return
 		}
 		seq++
-		c := &Cycle{Seq: seq, First: pend.first, Changed: slices.Sorted(maps.Keys(pend.files)),
+		c := &Cycle{Seq: seq, First: pend.first, Changed: pend.changed(l.exists),
 			Services: changedServices(snap.services, kept, snap.digests), digests: snap.digests}
 		if !carryOver.empty() {
 			for f := range carryOver.files {

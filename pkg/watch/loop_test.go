@@ -299,3 +299,23 @@ func TestCancelEndsTheLoopAndUndoesTheCycle(t *testing.T) {
 		t.Fatalf("kept %v dropped %v", f.kept, f.dropped)
 	}
 }
+
+// A file made and removed within one burst (sed -i's temporary file) is
+// not reported as changed; a removed file that existed is.
+func TestTemporaryFilesAreNotReported(t *testing.T) {
+	f := newFakeWorld()
+	ev := make(chan change)
+	l := f.loop(ev)
+	l.exists = func(p string) bool { return p == "api/main.go" }
+	start(t, l)
+	f.next(t)
+	f.set("api", "a2")
+	now := time.Now()
+	ev <- change{path: "api/sedX1", at: now, created: true}
+	ev <- change{path: "api/main.go", at: now}
+	ev <- change{path: "api/old.go", at: now}
+	c := f.next(t)
+	if len(c.Changed) != 2 || c.Changed[0] != "api/main.go" || c.Changed[1] != "api/old.go" {
+		t.Fatalf("changed %v, want api/main.go and api/old.go", c.Changed)
+	}
+}

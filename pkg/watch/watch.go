@@ -23,6 +23,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -126,6 +128,15 @@ func Watch(ctx context.Context, o Options) error {
 				return snapshot{}, err
 			}
 			return snapshot{services: svcs, digests: sourceDigests(ctx, cfg, svcs, o.Build.Platforms)}, nil
+		},
+		exists: func(p string) bool {
+			if !filepath.IsAbs(p) {
+				if cfg, _, err := cfgOf(); err == nil {
+					p = filepath.Join(cfg.Dir, p)
+				}
+			}
+			_, err := os.Lstat(p)
+			return err == nil
 		},
 		cycle: w.cycle, keep: w.keep, discard: w.discard, report: w.report,
 		warn:  func(err error) { w.printf("watch: %v\n", err) },
