@@ -11,7 +11,7 @@
 #            `docker buildx build --load` of that service's Dockerfile alone
 #            (warm cache)
 #   e2e      cold build cache (`docker builder prune -af`) and a fresh
-#            Kind-shaped 2-node cluster: `slipway build --no-cache --kind=C`
+#            Kind-shaped 2-node cluster: `slipway build --no-cache --kind --cluster C`
 #            against the two phases measured separately (`slipway build
 #            --no-cache`, then `slipway load --cluster C` of its refs into
 #            another fresh cluster)
@@ -135,7 +135,7 @@ e2e() {
           c=$ID-e2e-$rep
           new_cluster "$c"
           docker builder prune -af >/dev/null
-          slipway_run e2e build+kind "$rep" "$OUT/gen/e2e-$rep.meta.json" --no-cache --kind="$c"
+          slipway_run e2e build+kind "$rep" "$OUT/gen/e2e-$rep.meta.json" --no-cache --kind --cluster "$c"
           if [[ -s $OUT/gen/e2e-$rep.meta.json ]]; then
             annotate e2e build+kind "$rep" kind_fields "$(jq -c '[.services[] | .kind // empty] | length' "$OUT/gen/e2e-$rep.meta.json")"
           fi
