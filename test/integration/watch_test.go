@@ -303,6 +303,13 @@ func TestWatch(t *testing.T) {
 // checkExec compares what --exec got for cycle n with the cycle's run.
 func checkExec(t *testing.T, dir string, n int, rec run.Record) {
 	t.Helper()
+	// --exec runs just after the cycle's line; its .env is written last.
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, itoa(n)+".env")); err == nil {
+			time.Sleep(100 * time.Millisecond)
+			break
+		}
+	}
 	b, err := os.ReadFile(filepath.Join(dir, itoa(n)+".json"))
 	if err != nil {
 		t.Fatalf("--exec of cycle %d: %v", n, err)
