@@ -32,7 +32,8 @@
 # Knobs: BENCH_REPEAT=2, BENCH_QUIET=0.3 (cores), BENCH_QUIET_TIMEOUT=60s,
 # BENCH_OUT=bench/out/kind-<UTC timestamp>, SLIPWAY (binary; default: built
 # from this tree), BENCH_KEEP_CLUSTERS=1 (don't delete the clusters),
-# BENCH_COLDSTART_ONLY=1 (only the coldstart scenario).
+# BENCH_COLDSTART_ONLY=1 (only the coldstart scenario), BENCH_COLDSTART_METHODS
+# (default "floor kind slipway slipway-unpack slipway-defer").
 # Output: $BENCH_OUT/results.jsonl, summary.md, logs/.
 set -euo pipefail
 
@@ -112,7 +113,7 @@ for rep in $(seq 1 "$REPEAT"); do
 
   # coldstart: load plus a first start from every image on every node,
   # each method into a fresh cluster, against the floor.
-  methods=(floor kind slipway slipway-unpack slipway-defer)
+  read -r -a methods <<<"${BENCH_COLDSTART_METHODS:-floor kind slipway slipway-unpack slipway-defer}"
   for i in "${!methods[@]}"; do
     meth=${methods[$(((i + rep - 1) % ${#methods[@]}))]}
     c=$ID-$rep-${meth//slipway/s}
