@@ -80,7 +80,7 @@ SUM=$(
   {
     printf '%s\n' "$BASE" "$(docker image inspect -f '{{.Id}}' "$BASE")" "$(basename "$BIN")" \
       "$TOOLS" "$KIND_VERSION" "$KUBE_VERSION"
-    sha256sum "$SELF" "$LIB/kubernetes.sh" "$LIB/addons.sh" | cut -c1-64
+    sha256sum "$SELF" "$LIB/kubernetes.sh" "$LIB/addons.sh" "$LIB/addons/docker-shim.sh" | cut -c1-64
   } | sha256sum | cut -c1-12
 )
 REF="$REPO:$KUBE_VERSION-$SUM"
@@ -102,25 +102,11 @@ TARBALL="$WORK/kubernetes-server-linux-amd64.tar.gz"
 "$LIB/kubernetes.sh" tarball "$BIN" "$WORK/addons.refs" "$TARBALL" "$TOOLS"
 
 # --- 4. kind build node-image ------------------------------------------------
-# kind's builder `docker pull`s the base image first and, on failure, retries
-# four times with 1+2+3+4 s of sleep before going on with the local image. A
-# `docker` shim answers that pull from the local store instead; every other
-# docker command goes to the real one.
-REAL_DOCKER=$(command -v docker)
+# kind's builder runs through a `docker` shim (addons/docker-shim.sh says why).
 mkdir -p "$WORK/shim"
-cat >"$WORK/shim/docker" <<EOF
-#!/usr/bin/env bash
-if [[ "\${1:-}" == pull ]]; then
-  for a in "\${@:2}"; do
-    [[ "\$a" == -* ]] && continue
-    exec "$REAL_DOCKER" image inspect "\$a" >/dev/null
-  done
-fi
-exec "$REAL_DOCKER" "\$@"
-EOF
-chmod +x "$WORK/shim/docker"
+ln -s "$LIB/addons/docker-shim.sh" "$WORK/shim/docker"
 t=$(now)
-if ! PATH="$WORK/shim:$PATH" TMPDIR="$WORK" kind build node-image --type file "$TARBALL" \
+if ! SLIPWAY_REAL_DOCKER=$(command -v docker) PATH="$WORK/shim:$PATH" TMPDIR="$WORK" kind build node-image --type file "$TARBALL" \
     --base-image "$BASE" --image "$REF" >"$WORK/kind-build.log" 2>&1; then
   tail -n 40 "$WORK/kind-build.log" >&2
   die "kind build node-image failed"

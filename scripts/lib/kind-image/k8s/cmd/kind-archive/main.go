@@ -1,10 +1,16 @@
 // Command kind-archive rewrites a `docker save` archive (read from stdin,
-// written to stdout) so that every image name in it is fully qualified:
-// docker writes Docker Hub names short ("kindest/kindnetd:v1"), while kind's
-// node-image builder compares the archive's tags as strings with the names it
-// needs ("docker.io/kindest/kindnetd:v1") and pulls every image it does not
-// find — which cannot work here. manifest.json is written before
-// repositories, because kind reads whichever of the two comes first.
+// written to stdout) for kind's node-image builder, which pulls every image
+// it needs that the Kubernetes tarball's archives do not name — and pulling
+// cannot work here. It finds the names (GetArchiveTags) in whichever of
+// manifest.json and repositories comes first in the archive, takes only the
+// FIRST image of manifest.json but every one of repositories, and compares
+// them as strings with fully-qualified names ("docker.io/kindest/kindnetd:v1"),
+// which docker writes short ("kindest/kindnetd:v1"). So the rewrite:
+//   - qualifies every name, in manifest.json and repositories;
+//   - writes repositories (made from manifest.json) just before manifest.json,
+//     at the end, so that kind sees every image of a multi-image archive.
+//
+// containerd's import reads manifest.json and ignores repositories.
 package main
 
 import (
@@ -46,9 +52,8 @@ func qualify(ref string) string {
 func rewrite(in io.Reader, out io.Writer) error {
 	tr := tar.NewReader(in)
 	tw := tar.NewWriter(out)
-	var repositories []byte
-	var repoHdr *tar.Header
-	sawManifest := false
+	var manifest []byte
+	var manifestHdr *tar.Header
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -59,47 +64,12 @@ func rewrite(in io.Reader, out io.Writer) error {
 		}
 		switch hdr.Name {
 		case "manifest.json":
-			data, err := io.ReadAll(tr)
-			if err != nil {
+			if manifest, err = io.ReadAll(tr); err != nil {
 				return fmt.Errorf("reading manifest.json: %w", err)
 			}
-			var entries []map[string]any
-			if err := json.Unmarshal(data, &entries); err != nil {
-				return fmt.Errorf("parsing manifest.json: %w", err)
-			}
-			for _, e := range entries {
-				tags, _ := e["RepoTags"].([]any)
-				for i, t := range tags {
-					if s, ok := t.(string); ok {
-						tags[i] = qualify(s)
-					}
-				}
-			}
-			if data, err = json.Marshal(entries); err != nil {
-				return fmt.Errorf("encoding manifest.json: %w", err)
-			}
-			if err := put(tw, hdr, data); err != nil {
-				return err
-			}
-			sawManifest = true
-			if repoHdr != nil {
-				if err := writeRepositories(tw, repoHdr, repositories); err != nil {
-					return err
-				}
-				repoHdr = nil
-			}
+			manifestHdr = hdr
 		case "repositories":
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				return fmt.Errorf("reading repositories: %w", err)
-			}
-			if !sawManifest { // hold it back until manifest.json is out
-				repoHdr, repositories = hdr, data
-				continue
-			}
-			if err := writeRepositories(tw, hdr, data); err != nil {
-				return err
-			}
+			// Dropped: made again from manifest.json below.
 		default:
 			if err := tw.WriteHeader(hdr); err != nil {
 				return fmt.Errorf("writing %s: %w", hdr.Name, err)
@@ -109,31 +79,55 @@ func rewrite(in io.Reader, out io.Writer) error {
 			}
 		}
 	}
-	if !sawManifest {
+	if manifestHdr == nil {
 		return errors.New("no manifest.json in the archive (not a docker save archive?)")
 	}
-	if repoHdr != nil {
-		if err := writeRepositories(tw, repoHdr, repositories); err != nil {
-			return err
+	var entries []map[string]any
+	if err := json.Unmarshal(manifest, &entries); err != nil {
+		return fmt.Errorf("parsing manifest.json: %w", err)
+	}
+	repos := map[string]map[string]string{}
+	for _, e := range entries {
+		tags, _ := e["RepoTags"].([]any)
+		layers, _ := e["Layers"].([]any)
+		top := ""
+		if len(layers) > 0 {
+			top, _ = layers[len(layers)-1].(string)
+			top = strings.TrimSuffix(top, "/layer.tar")
+		}
+		for i, t := range tags {
+			s, ok := t.(string)
+			if !ok {
+				continue
+			}
+			q := qualify(s)
+			tags[i] = q
+			name, tag := q, "latest"
+			if colon := strings.LastIndex(q, ":"); colon > strings.LastIndex(q, "/") {
+				name, tag = q[:colon], q[colon+1:]
+			}
+			if repos[name] == nil {
+				repos[name] = map[string]string{}
+			}
+			repos[name][tag] = top
 		}
 	}
-	return tw.Close()
-}
-
-func writeRepositories(tw *tar.Writer, hdr *tar.Header, data []byte) error {
-	var repos map[string]map[string]string
-	if err := json.Unmarshal(data, &repos); err != nil {
-		return fmt.Errorf("parsing repositories: %w", err)
-	}
-	fixed := make(map[string]map[string]string, len(repos))
-	for name, tags := range repos {
-		fixed[qualify(name)] = tags
-	}
-	out, err := json.Marshal(fixed)
+	reposData, err := json.Marshal(repos)
 	if err != nil {
 		return fmt.Errorf("encoding repositories: %w", err)
 	}
-	return put(tw, hdr, out)
+	if manifest, err = json.Marshal(entries); err != nil {
+		return fmt.Errorf("encoding manifest.json: %w", err)
+	}
+	repoHdr := *manifestHdr
+	repoHdr.Name = "repositories"
+	if err := put(tw, &repoHdr, reposData); err != nil {
+		return err
+	}
+	if err := put(tw, manifestHdr, manifest); err != nil {
+		return err
+	}
+	return tw.Close()
 }
 
 func put(tw *tar.Writer, hdr *tar.Header, data []byte) error {
