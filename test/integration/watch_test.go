@@ -135,6 +135,26 @@ func nodeRefs(t *testing.T, node, project string) []string {
 	return out
 }
 
+// waitBuilding waits until a run newer than after is building svc: the
+// watch's cycle has got past its digests and into the build.
+func (r *repo) waitBuilding(t *testing.T, svc, after string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		ents, _ := os.ReadDir(filepath.Join(r.State, "runs"))
+		for _, e := range ents {
+			if e.Name() <= after {
+				continue
+			}
+			if rec, _, err := run.Load(r.State, e.Name()); err == nil && rec.Services[svc] != nil && rec.Services[svc].Status == run.Building {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no run after %s started building %s", after, svc)
+}
+
 // settledRefs is nodeRefs once it holds want names, or after 60 s: the
 // watch retires the older run just after printing the cycle's line.
 func settledRefs(t *testing.T, node, project string, want int) []string {
@@ -171,7 +191,7 @@ func TestWatch(t *testing.T) {
 	r := newRepo(t, map[string]string{
 		"alpha": copyMsg("alpha.txt", ""),
 		"beta":  copyMsg("beta.txt", ""),
-		"slow":  copyMsg("slow.txt", "RUN sleep 8\n"),
+		"slow":  copyMsg("slow.txt", "RUN sleep 12\n"),
 	}, "")
 	writeFile(t, r.Dir, "alpha.txt", "alpha-v1")
 	writeFile(t, r.Dir, "beta.txt", "beta-v1")
@@ -250,7 +270,8 @@ func TestWatch(t *testing.T) {
 	// An edit during a build: that cycle is superseded, the next one
 	// delivers the newest content, and no older image is left on the nodes.
 	writeFile(t, r.Dir, "slow.txt", "slow-v2")
-	time.Sleep(3 * time.Second) // the build is in its RUN sleep
+	r.waitBuilding(t, "slow", r.record(t, line).Run)
+	time.Sleep(time.Second) // the build is in its RUN sleep
 	writeFile(t, r.Dir, "slow.txt", "slow-v3")
 	stale := w.cycle(4, 2*time.Minute)
 	if !strings.Contains(stale, "superseded") {
