@@ -53,15 +53,23 @@ func run(m *testing.M) int {
 	}
 	// The node image is built here from source (nothing can be pulled);
 	// the script is idempotent and prints the image as its last line.
-	script := exec.CommandContext(ctx, filepath.Join(repoRoot, "scripts", "kind-node-image.sh"))
-	script.Stderr = os.Stderr
-	outb, err := script.Output()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "scripts/kind-node-image.sh: %v\n", err)
+	// scripts/test.sh has built it already and says which it is.
+	nodeImage = os.Getenv("SLIPWAY_NODE_IMAGE")
+	if nodeImage == "" {
+		script := exec.CommandContext(ctx, filepath.Join(repoRoot, "scripts", "kind-node-image.sh"))
+		script.Stderr = os.Stderr
+		outb, err := script.Output()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "scripts/kind-node-image.sh: %v\n", err)
+			return 1
+		}
+		lines := strings.Split(strings.TrimSpace(string(outb)), "\n")
+		nodeImage = strings.TrimSpace(lines[len(lines)-1])
+	}
+	if out, err := command(ctx, repoRoot, nil, "docker", "image", "inspect", "--format", "{{.Id}}", nodeImage); err != nil {
+		fmt.Fprintf(os.Stderr, "realkind: node image %q is not in the engine: %v\n%s", nodeImage, err, out)
 		return 1
 	}
-	lines := strings.Split(strings.TrimSpace(string(outb)), "\n")
-	nodeImage = strings.TrimSpace(lines[len(lines)-1])
 	fmt.Fprintf(os.Stderr, "realkind: node image %s\n", nodeImage)
 	if v := os.Getenv("SLIPWAY_REAL_CLUSTER"); v != "" {
 		cluster = v
