@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 )
@@ -109,6 +110,11 @@ func (p *pending) changed(exists func(string) bool) []string {
 			continue
 		}
 		out = append(out, f)
+	}
+	if len(out) == 0 {
+		// Only temporary files: the edit they made landed after the
+		// quiet time (a slow machine); name them rather than nothing.
+		out = slices.Collect(maps.Keys(p.files))
 	}
 	slices.Sort(out)
 	return out

@@ -256,7 +256,7 @@ func (w *watcher) report(c *Cycle) {
 func (w *watcher) line(c *Cycle) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%d ", c.Seq)
-	if len(c.Changed) == 0 {
+	if c.Seq == 1 || len(c.Changed) == 0 {
 		b.WriteString("start")
 	} else {
 		b.WriteString("changed " + w.files(c.Changed))
