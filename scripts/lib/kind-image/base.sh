@@ -335,6 +335,9 @@ done
 # machine is re-signed by a local CA.
 [[ -f "$HOST_CA" ]] && put 0644 "$HOST_CA" etc/ssl/certs/ca-certificates.crt
 
+# The tag must name what was assembled: refuse if an input changed meanwhile.
+[[ "$(inputs_sum)" == "$SUM" ]] || die "inputs changed during the build (files under $FILES or this script); run again"
+
 # --- 4. one squashed layer, kind's image metadata ----------------------------
 log "importing $REF"
 # docker import (20.10) takes no STOPSIGNAL: import under a temporary name,
