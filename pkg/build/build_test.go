@@ -92,3 +92,23 @@ func TestFailureHidesBuildArgValues(t *testing.T) {
 		}
 	}
 }
+
+// A failure the direct builder reports names the step that failed and the
+// equivalent command; the CLI builder's keeps its one-command form.
+func TestFailureWithStep(t *testing.T) {
+	f := &Failure{Service: "api", Argv: []string{"docker", "buildx", "build", "."}, ExitCode: 3,
+		Tail: []string{"about-to-fail"}, Log: "/runs/x/api.log", Step: "[2/2] RUN make"}
+	msg := f.Error()
+	for _, want := range []string{"api: build failed", "step `[2/2] RUN make` exited with status 3", "/runs/x/api.log", "`docker buildx build .`"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q lacks %q", msg, want)
+		}
+	}
+	if d := f.Detail(); !strings.Contains(d, "about-to-fail") {
+		t.Errorf("detail: %s", d)
+	}
+	f.Step = ""
+	if msg := f.Error(); !strings.Contains(msg, "`docker buildx build .` exited with status 3") {
+		t.Errorf("CLI form: %s", msg)
+	}
+}
