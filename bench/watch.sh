@@ -118,7 +118,7 @@ for rep in $(seq 1 "$REPEAT"); do
         log "watch: $line"
         annotate change watch "$rep" line "$line"
         # The watch's own figure: from the first file event to image on nodes.
-        annotate change watch "$rep" took "$(sed -n 's/.*; \([0-9.]*m\{0,1\}s\) to image on nodes.*/\1/p' <<<"$line")"
+        annotate change watch "$rep" took "$(sed -n 's/.*; \([0-9a-z.]*\) to image on nodes.*/\1/p' <<<"$line")"
         ;;
     esac
   done
