@@ -37,10 +37,10 @@ if ! wait "$node_pid"; then
   exit 1
 fi
 node_pid=
-SLIPWAY_NODE_IMAGE=$(tail -n 1 "$logs/node-image.out")
-export SLIPWAY_NODE_IMAGE
-echo "test.sh: node image $SLIPWAY_NODE_IMAGE" >&2
+SLIPWAY_REAL_NODE_IMAGE=$(tail -n 1 "$logs/node-image.out")
+export SLIPWAY_REAL_NODE_IMAGE
+echo "test.sh: node image $SLIPWAY_REAL_NODE_IMAGE" >&2
 go test -race -count=1 -timeout 40m "$@" ./test/realkind/
 # The Ginkgo example runs on Kind-shaped nodes and on a real cluster.
 (cd examples/e2e && go vet ./... && go test -race -count=1 -timeout 20m ./... &&
-  SLIPWAY_E2E_NODE_IMAGE="$SLIPWAY_NODE_IMAGE" go test -race -count=1 -timeout 30m ./...)
+  SLIPWAY_E2E_NODE_IMAGE="$SLIPWAY_REAL_NODE_IMAGE" go test -race -count=1 -timeout 30m ./...)

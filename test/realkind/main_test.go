@@ -54,7 +54,7 @@ func run(m *testing.M) int {
 	// The node image is built here from source (nothing can be pulled);
 	// the script is idempotent and prints the image as its last line.
 	// scripts/test.sh has built it already and says which it is.
-	nodeImage = os.Getenv("SLIPWAY_NODE_IMAGE")
+	nodeImage = os.Getenv("SLIPWAY_REAL_NODE_IMAGE")
 	if nodeImage == "" {
 		script := exec.CommandContext(ctx, filepath.Join(repoRoot, "scripts", "kind-node-image.sh"))
 		script.Stderr = os.Stderr
