@@ -20,8 +20,8 @@ type NodeInfo struct {
 	// Snapshotter is the one the CRI unpacks images for.
 	Snapshotter string `json:"snapshotter,omitempty"`
 	// LayerAware reports whether loads can leave out the layers the node
-	// holds: its content store can be listed and `ctr images import`
-	// takes --no-unpack. Without it every load sends whole images.
+	// holds: its content store can be listed where slipway looks for it.
+	// Without it every load sends whole images.
 	LayerAware bool `json:"layer_aware"`
 	// Loadable reports whether Load can put images in the node at all.
 	Loadable bool `json:"loadable"`
@@ -84,15 +84,18 @@ func inspectNode(ctx context.Context, n nodes.Node) NodeInfo {
 	for _, m := range []struct{ mark, what string }{
 		{"content-ok", "its content store cannot be listed with ctr"},
 		{"root-ok", "containerd's root is not " + containerdRoot},
-		{"no-unpack-ok", "its ctr lacks images import --no-unpack"},
 	} {
 		if !strings.Contains(tail, m.mark) {
 			missing = append(missing, m.what)
 		}
 	}
 	info.LayerAware = len(missing) == 0
-	// Load imports with --no-unpack: without it nothing loads.
-	info.Loadable = strings.Contains(tail, "no-unpack-ok")
+	// Loads unpack at import by default; only the on-first-use mode needs
+	// `ctr images import --no-unpack`.
+	info.Loadable = DefaultUnpack == UnpackAtImport || strings.Contains(tail, "no-unpack-ok")
+	if !strings.Contains(tail, "no-unpack-ok") {
+		missing = append(missing, "its ctr lacks images import --no-unpack (needed only for --unpack on-first-use)")
+	}
 	switch {
 	case !info.Loadable:
 		info.Problem = "images cannot be loaded: " + strings.Join(missing, "; ")

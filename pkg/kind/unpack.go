@@ -2,7 +2,6 @@ package kind
 
 import (
 	"context"
-	"os"
 )
 
 // Unpack is when a node unpacks an image a load brought: the layers are
@@ -63,13 +62,9 @@ func ParseUnpack(s string) (Unpack, bool) {
 }
 
 // unpackMode is the mode of ctx's loads, never UnpackDefault: WithUnpack's,
-// else the environment's SLIPWAY_KIND_UNPACK (at-import, on-first-use; so
-// benchmarks and CI can switch any caller), else DefaultUnpack.
+// else DefaultUnpack. (The CLI reads --unpack and $SLIPWAY_KIND_UNPACK.)
 func unpackMode(ctx context.Context) Unpack {
 	if u, ok := ctx.Value(unpackKey{}).(Unpack); ok && u != UnpackDefault {
-		return u
-	}
-	if u, ok := ParseUnpack(os.Getenv("SLIPWAY_KIND_UNPACK")); ok && u != UnpackDefault {
 		return u
 	}
 	return DefaultUnpack

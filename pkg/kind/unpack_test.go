@@ -21,13 +21,11 @@ func TestUnpackMode(t *testing.T) {
 	}
 }
 
-func TestUnpackFromEnv(t *testing.T) {
-	t.Setenv("SLIPWAY_KIND_UNPACK", "at-import")
-	if got := unpackMode(context.Background()); got != UnpackAtImport {
-		t.Errorf("SLIPWAY_KIND_UNPACK=at-import: %v", got)
-	}
-	if got := unpackMode(WithUnpack(context.Background(), UnpackOnFirstUse)); got != UnpackOnFirstUse {
-		t.Errorf("WithUnpack beats the environment: got %v", got)
+func TestParseUnpack(t *testing.T) {
+	for _, u := range []Unpack{UnpackDefault, UnpackAtImport, UnpackOnFirstUse} {
+		if got, ok := ParseUnpack(u.String()); !ok || got != u {
+			t.Errorf("ParseUnpack(%q) = %v, %v", u.String(), got, ok)
+		}
 	}
 	if _, ok := ParseUnpack("sometimes"); ok {
 		t.Error("ParseUnpack took an unknown mode")

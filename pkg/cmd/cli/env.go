@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/slipway-dev/slipway/pkg/kind"
 	"github.com/slipway-dev/slipway/pkg/tag"
 )
 
@@ -47,4 +48,18 @@ func HostJobsFromEnv(flag int) (int, error) {
 		return 0, UsageErr("SLIPWAY_HOST_JOBS=%q: want a number of builds", v)
 	}
 	return n, nil
+}
+
+// UnpackFromEnv is flag, else $SLIPWAY_KIND_UNPACK (at-import or
+// on-first-use), else kind's default.
+func UnpackFromEnv(flag string) (kind.Unpack, error) {
+	v, what := flag, "--unpack"
+	if v == "" {
+		v, what = os.Getenv("SLIPWAY_KIND_UNPACK"), "SLIPWAY_KIND_UNPACK"
+	}
+	u, ok := kind.ParseUnpack(v)
+	if !ok {
+		return kind.UnpackDefault, UsageErr("%s=%q: want %s or %s", what, v, kind.UnpackAtImport, kind.UnpackOnFirstUse)
+	}
+	return u, nil
 }

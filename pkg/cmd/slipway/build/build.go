@@ -59,7 +59,13 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 		Kind:    "load each image into a Kind cluster as soon as it is built (the cluster: --cluster, else KIND_CLUSTER_NAME, the config's kind.cluster, or the only one)",
 		Cluster: "the Kind cluster to load into (implies --kind)",
 	})
+	unpack := cli.AddUnpack(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, err := unpack.Context(cmd.Context())
+		if err != nil {
+			return err
+		}
+		cmd.SetContext(ctx)
 		return runBuild(cmd, s, g, f, out, cl, args)
 	}
 	fl := cmd.Flags()

@@ -29,10 +29,16 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 		ValidArgsFunction: cli.CompleteServices(g),
 	}
 	out := cli.AddOutput(cmd)
+	unpack := cli.AddUnpack(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := out.Check(); err != nil {
 			return err
 		}
+		ctx, err := unpack.Context(cmd.Context())
+		if err != nil {
+			return err
+		}
+		cmd.SetContext(ctx)
 		if from != "" {
 			if len(args) > 0 {
 				return cli.UsageErr("--from loads a whole archive: give no images")
