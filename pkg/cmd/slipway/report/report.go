@@ -20,7 +20,11 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	var o report.WriteOptions
 	var last bool
 	cmd := &cobra.Command{
-		Use:   "report [RUN | --last] [--html FILE] [--trace FILE]",
+		Use: "report [RUN | --last] [--html FILE] [--trace FILE]",
+		Example: `  slipway report                      # the newest run of this repository
+  slipway report 20261127T051828 --html build.html
+  slipway report --last --trace build.trace.json   # also a trace Perfetto opens
+  slipway build --report                # write it at the end of a build`,
 		Short: "Write a run's timeline as one self-contained HTML file (and a Chrome trace), and print its path",
 		Long: `Write a run's timeline — per service: waiting for dependencies, waiting for a slot,
 building (with BuildKit's steps), reused, pushing, loading into each Kind node — with

@@ -3,7 +3,6 @@
 package watch
 
 import (
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,18 +14,21 @@ import (
 )
 
 type flags struct {
-	engine, kind, cluster, registry, exec, progress string
-	nodes                                           []string
-	push                                            bool
-	jobs                                            int
-	debounce                                        time.Duration
+	engine, registry, exec, progress string
+	nodes                            []string
+	push                             bool
+	jobs                             int
+	debounce                         time.Duration
 }
 
 // New returns the watch command.
 func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
-		Use:   "watch [SERVICE|GROUP ...]",
+		Use: "watch [SERVICE|GROUP ...]",
+		Example: `  slipway watch e2e --kind --cluster dev
+  slipway watch gateway --kind --exec 'kubectl set image deployment/gateway app=$SLIPWAY_IMAGE_GATEWAY'
+  slipway watch --push --registry localhost:5000`,
 		Short: "Rebuild and deliver services whenever their inputs change, until Ctrl-C",
 		Long: `Build the services (all by default) once, then watch the files their builds
 read (contexts, Dockerfiles, named contexts; not what .dockerignore or
@@ -37,14 +39,22 @@ cancels it. --exec runs a command after each cycle with the images in
 SLIPWAY_IMAGE_<SERVICE> and as JSON on stdin. Each cycle is a run; the watch
 removes the runs it superseded, so 'slipway clean' afterwards removes what
 it left.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runWatch(cmd, s, g, f, args)
-		},
+		ValidArgsFunction: cli.CompleteServices(g),
+	}
+	cl := cli.AddCluster(cmd, s.Err, cli.ClusterUsage{
+		Kind:    "load each cycle's images into a Kind cluster (the cluster: --cluster, else KIND_CLUSTER_NAME, the config's kind.cluster, or the only one)",
+		Cluster: "the Kind cluster to load into (implies --kind)",
+	})
+	unpack := cli.AddUnpack(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, err := unpack.Context(cmd.Context())
+		if err != nil {
+			return err
+		}
+		cmd.SetContext(ctx)
+		return runWatch(cmd, s, g, f, cl, args)
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.kind, "kind", "", "load each image into this Kind cluster (--kind alone: the default cluster)")
-	fl.Lookup("kind").NoOptDefVal = " "
-	fl.StringVar(&f.cluster, "cluster", "", "the Kind cluster to load into (same as --kind=NAME)")
 	fl.StringSliceVar(&f.nodes, "nodes", nil, "with --kind, only these nodes")
 	fl.BoolVar(&f.push, "push", false, "push each image to its registry (credentials: the engine's login store)")
 	fl.StringVar(&f.registry, "registry", "", "put every image under this registry host (default: the config's registry)")
@@ -56,7 +66,7 @@ it left.`,
 	return cmd
 }
 
-func runWatch(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args []string) error {
+func runWatch(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, cl *cli.Cluster, args []string) error {
 	switch f.progress {
 	case "quiet", "plain", "json":
 	default:
@@ -69,15 +79,17 @@ func runWatch(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, args 
 		return cli.UsageErr("--jobs must be 0 or more")
 	}
 	var kindOpts *slipway.KindOptions
-	if cmd.Flags().Changed("kind") || f.cluster != "" {
-		name := strings.TrimSpace(f.kind)
-		if f.cluster != "" {
-			if name != "" && name != f.cluster {
-				return cli.UsageErr("--kind=%s and --cluster %s name different clusters", name, f.cluster)
-			}
-			name = f.cluster
+	if cl.Wanted() {
+		names, err := cl.Names()
+		if err != nil {
+			return err
 		}
-		kindOpts = &slipway.KindOptions{Cluster: name, Nodes: f.nodes}
+		kindOpts = &slipway.KindOptions{Nodes: f.nodes}
+		if len(names) == 1 {
+			kindOpts.Cluster = names[0]
+		}
+	} else if len(f.nodes) > 0 {
+		return cli.UsageErr("--nodes needs --kind")
 	}
 	hostJobs, err := cli.HostJobsFromEnv(0)
 	if err != nil {
