@@ -237,7 +237,9 @@ func TestInterruptDuringEngineDetectionExits130(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "build", "--progress", "plain")
 	cmd.Dir = r.Dir
-	cmd.Env = append(os.Environ(), "SLIPWAY_STATE_DIR="+r.State, "PATH="+fake+":"+os.Getenv("PATH"))
+	// No daemon at DOCKER_HOST: the API ping fails at once, so detection
+	// falls to the (hanging) CLI probe this test interrupts.
+	cmd.Env = append(os.Environ(), "SLIPWAY_STATE_DIR="+r.State, "PATH="+fake+":"+os.Getenv("PATH"), "DOCKER_HOST=unix:///nonexistent.sock")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
