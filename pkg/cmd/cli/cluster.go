@@ -43,6 +43,15 @@ func AddCluster(cmd *cobra.Command, warn io.Writer, u ClusterUsage) *Cluster {
 	fl.Lookup("kind").NoOptDefVal = "true"
 	if u.Multi {
 		fl.StringSliceVar(&c.named, "cluster", nil, u.Cluster)
+		// These commands take no arguments, but `--kind NAME`, the old
+		// spelling, leaves NAME as one: take it as the cluster it meant.
+		cmd.Args = func(cmd *cobra.Command, args []string) error {
+			if err := c.Args(cmd, args); err != nil {
+				return err
+			}
+			c.Legacy(args)
+			return nil
+		}
 	} else {
 		fl.StringVar(&c.one, "cluster", "", u.Cluster)
 	}

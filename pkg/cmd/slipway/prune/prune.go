@@ -31,10 +31,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 		Cluster: "also prune this Kind cluster's nodes (repeatable)",
 		Multi:   true,
 	})
-	// `--kind NAME`, the old spelling, leaves NAME as an argument.
-	cmd.Args = cl.Args
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		cl.Legacy(args)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := out.Check(); err != nil {
 			return err
 		}
