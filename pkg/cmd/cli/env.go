@@ -8,8 +8,14 @@ import (
 	"github.com/slipway-dev/slipway/pkg/tag"
 )
 
-// The environment is read here, at the CLI's edge, and nowhere in the
-// library: library callers pass values.
+// A run's settings from the environment (IMAGE_TAG, SLIPWAY_REUSE_TAG,
+// SLIPWAY_HOST_JOBS, SLIPWAY_KIND_UNPACK) are read here, at the CLI's edge,
+// and nowhere in the library: library callers pass values. What the library
+// itself reads is where the machine keeps shared state or how it reaches
+// its daemons (SLIPWAY_STATE_DIR, SLIPWAY_HOST_SLOTS_DIR,
+// SLIPWAY_NODE_LOCK_DIR, DOCKER_HOST and the docker config, SLIPWAY_BUILDKIT,
+// SLIPWAY_NODE_STALL_TIMEOUT): every slipway process on a machine, CLI or
+// E2E suite, must agree on those, so none of them can choose alone.
 
 // TagFromEnv is flag, else $IMAGE_TAG (checked, so that a bad one is named).
 func TagFromEnv(flag string) (string, error) {
