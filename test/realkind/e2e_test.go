@@ -79,7 +79,16 @@ func readRecord(t *testing.T, path string) record {
 	return r
 }
 
-func deployment(name, ref string) string {
+func deployment(name, ref string) string { return deploymentOn(name, ref, entrypoints[name], "") }
+
+// deploymentOn is a Deployment of one pod running command from ref with
+// imagePullPolicy: Never, on node when one is named (tolerating the
+// control plane's taint).
+func deploymentOn(name, ref, command, node string) string {
+	pin := ""
+	if node != "" {
+		pin = "\n      nodeName: " + node + "\n      tolerations: [{operator: Exists}]"
+	}
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -92,7 +101,7 @@ spec:
   template:
     metadata:
       labels: {app: %[1]s}
-    spec:
+    spec:%[4]s
       terminationGracePeriodSeconds: 1
       containers:
       - name: app
@@ -100,7 +109,7 @@ spec:
         imagePullPolicy: Never
         command: ["/bin/sh", "-c", "%[3]s; exec sleep 2147483647"]
 ---
-`, name, ref, entrypoints[name])
+`, name, ref, command, pin)
 }
 
 // nodeRefs lists the image names a node's CRI knows.

@@ -155,29 +155,7 @@ func TestLayersAfterPodsRan(t *testing.T) {
 // pinned is a Deployment of one gateway pod on node (tolerating the
 // control plane's taint), with imagePullPolicy: Never.
 func pinned(name, node, ref string) string {
-	return fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: %[1]s
-  labels: {app: %[1]s}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      nodeName: %[2]s
-      tolerations: [{operator: Exists}]
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: app
-        image: %[3]s
-        imagePullPolicy: Never
-        command: ["/bin/sh", "-c", "/usr/local/bin/gateway; exec sleep 2147483647"]
----
-`, name, node, ref)
+	return deploymentOn(name, ref, entrypoints["gateway"], node)
 }
 
 // edit makes a one-line change to gateway (a new default port text).
