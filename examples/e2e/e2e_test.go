@@ -41,9 +41,14 @@ var _ = Describe("the fleet e2e group", func() {
 			Expect(ref).NotTo(BeEmpty(), "no image for %s", svc)
 			node := suite.Cluster + "-worker"
 			name := fmt.Sprintf("e2e-%s-%d-%d", svc, GinkgoParallelProcess(), time.Now().UnixNano())
-			out, err := exec.CommandContext(ctx, "docker", "exec", node,
-				"ctr", "-n", "k8s.io", "run", "--rm", ref, name).CombinedOutput()
-			Expect(err).NotTo(HaveOccurred(), "running %s on %s: %s", ref, node, out)
+			// The service's output is on stdout; ctr's own notices (containerd
+			// 2.x warns about cgroup v1 on every call) go to stderr.
+			cmd := exec.CommandContext(ctx, "docker", "exec", node,
+				"ctr", "-n", "k8s.io", "run", "--rm", ref, name)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			Expect(err).NotTo(HaveOccurred(), "running %s on %s: %s%s", ref, node, out, stderr.String())
 			GinkgoWriter.Printf("%s on %s: %s", svc, node, out)
 			Expect(strings.TrimSpace(string(out))).To(HavePrefix(svc + " ok"))
 		},
