@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/slipway-dev/slipway"
+
 	"github.com/spf13/cobra"
 
 	"github.com/slipway-dev/slipway/pkg/kind"
@@ -152,4 +154,24 @@ func (c *Cluster) Legacy(args []string) {
 			}
 		}
 	}
+}
+
+// KindOptions is what build and watch load with: nil without --kind or a
+// named cluster; nodes only make sense with one.
+func (c *Cluster) KindOptions(nodes []string) (*slipway.KindOptions, error) {
+	if !c.Wanted() {
+		if len(nodes) > 0 {
+			return nil, UsageErr("--nodes needs --kind")
+		}
+		return nil, nil
+	}
+	names, err := c.Names()
+	if err != nil {
+		return nil, err
+	}
+	o := &slipway.KindOptions{Nodes: nodes}
+	if len(names) == 1 {
+		o.Cluster = names[0]
+	}
+	return o, nil
 }

@@ -115,21 +115,14 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, out *
 	if cmd.Flags().Changed("jobs") && jobs == 0 {
 		jobs = -1 // an explicit 0 means no limit
 	}
-	var kindOpts *slipway.KindOptions
-	if cl.Wanted() {
-		names, err := cl.Names()
-		if err != nil {
-			return err
-		}
+	kindOpts, err := cl.KindOptions(f.nodes)
+	if err != nil {
+		return err
+	}
+	if kindOpts != nil {
 		if err := notACluster(g, args); err != nil {
 			return err
 		}
-		kindOpts = &slipway.KindOptions{Nodes: f.nodes}
-		if len(names) == 1 {
-			kindOpts.Cluster = names[0]
-		}
-	} else if len(f.nodes) > 0 {
-		return cli.UsageErr("--nodes needs --kind")
 	}
 	tagv, err := cli.TagFromEnv(f.tag)
 	if err != nil {

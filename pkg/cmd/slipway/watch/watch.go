@@ -78,18 +78,9 @@ func runWatch(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, cl *c
 	if f.jobs < 0 {
 		return cli.UsageErr("--jobs must be 0 or more")
 	}
-	var kindOpts *slipway.KindOptions
-	if cl.Wanted() {
-		names, err := cl.Names()
-		if err != nil {
-			return err
-		}
-		kindOpts = &slipway.KindOptions{Nodes: f.nodes}
-		if len(names) == 1 {
-			kindOpts.Cluster = names[0]
-		}
-	} else if len(f.nodes) > 0 {
-		return cli.UsageErr("--nodes needs --kind")
+	kindOpts, err := cl.KindOptions(f.nodes)
+	if err != nil {
+		return err
 	}
 	hostJobs, err := cli.HostJobsFromEnv(0)
 	if err != nil {
