@@ -91,6 +91,22 @@ func (f *fakeWorld) next(t *testing.T) Cycle {
 	return Cycle{}
 }
 
+// keptAfter waits until n cycles are kept: keep runs after report, so the
+// report a test reads can come before the cycle is kept.
+func (f *fakeWorld) keptAfter(t *testing.T, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		k := append([]int(nil), f.kept...)
+		f.mu.Unlock()
+		if len(k) >= n || time.Now().After(deadline) {
+			return k
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (f *fakeWorld) none(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
@@ -212,10 +228,11 @@ func TestEditDuringABuildSupersedesIt(t *testing.T) {
 			if c3.Superseded || c3.Err != nil || len(c3.Changed) != 2 {
 				t.Fatalf("newer cycle: %+v", c3)
 			}
+			kept := f.keptAfter(t, 2)
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			if len(f.kept) != 2 || f.kept[1] != c3.Seq {
-				t.Fatalf("kept %v, want the first and #%d", f.kept, c3.Seq)
+			if len(kept) != 2 || kept[1] != c3.Seq {
+				t.Fatalf("kept %v, want the first and #%d", kept, c3.Seq)
 			}
 			if len(f.dropped) != 1 || f.dropped[0] != c2.Seq {
 				t.Fatalf("discarded %v, want #%d", f.dropped, c2.Seq)
