@@ -44,6 +44,10 @@ type Config struct {
 	// resolve outside the repository. Off by default: an image, and a
 	// registry it is pushed to, should only ever receive the repository's files.
 	AllowOutsideRepo bool `yaml:"allow_outside_repo,omitempty" json:"allow_outside_repo,omitempty" jsonschema:"description=Allow context / dockerfile / contexts paths that resolve (following symlinks) outside the repository root; off by default so that no file from outside the repository is sent into an image"`
+	// CacheFrom and CacheTo are every service's BuildKit cache imports and
+	// exports (see cache.go); a service's own lists replace them.
+	CacheFrom []string `yaml:"cache_from,omitempty" json:"cache_from,omitempty" jsonschema:"description=BuildKit cache sources for every service\\, as buildx --cache-from writes them (type=registry\\,ref=REF / type=local\\,src=DIR; a bare REF is type=registry); .Project and .Service expand"`
+	CacheTo   []string `yaml:"cache_to,omitempty" json:"cache_to,omitempty" jsonschema:"description=BuildKit cache exports for every service\\, as buildx --cache-to writes them (type=registry\\,ref=REF\\,mode=max / type=inline / type=local\\,dest=DIR); .Project and .Service expand"`
 
 	// Dir is the repository root: the folder holding the config file.
 	Dir string `yaml:"-" json:"-"`
@@ -75,6 +79,8 @@ type Service struct {
 	DependsOn  []string          `yaml:"depends_on,omitempty" json:"depends_on,omitempty" jsonschema:"description=Services whose images this one builds FROM; each is built first and passed as build arg NAME_IMAGE (upper-cased; other characters become _)"`
 	Contexts   map[string]string `yaml:"contexts,omitempty" json:"contexts,omitempty" jsonschema:"description=Named build contexts (BuildKit --build-context) by name: a folder relative to the repo root (inside the repository unless allow_outside_repo) or docker-image://REF; remote sources (https://... http://... git://... ssh://... git@host:path) are accepted but an image using one is never reused"`
 	Secrets    []Secret          `yaml:"secrets,omitempty" json:"secrets,omitempty" jsonschema:"description=BuildKit build secrets (RUN --mount=type=secret\\,id=ID); only their identities reach the input digest\\, never their values"`
+	CacheFrom  []string          `yaml:"cache_from,omitempty" json:"cache_from,omitempty" jsonschema:"description=BuildKit cache sources of this service (replacing the top-level cache_from)\\, as buildx --cache-from writes them"`
+	CacheTo    []string          `yaml:"cache_to,omitempty" json:"cache_to,omitempty" jsonschema:"description=BuildKit cache exports of this service (replacing the top-level cache_to)\\, as buildx --cache-to writes them"`
 
 	Name string `yaml:"-" json:"-"`
 	Line int    `yaml:"-" json:"-"`
@@ -416,6 +422,12 @@ func readLines(c *Config, root *yaml.Node) map[string]serviceLines {
 		key, val := top.Content[i], top.Content[i+1]
 		c.lines[key.Value] = nodePos(key)
 		c.lines[key.Value+"="] = nodePos(val)
+		if val.Kind == yaml.SequenceNode {
+			// cache_from, cache_to: each item at its place.
+			for m, item := range val.Content {
+				c.lines[fmt.Sprintf("%s.%d", key.Value, m)] = nodePos(item)
+			}
+		}
 		switch key.Value {
 		case "groups":
 			if val.Kind == yaml.MappingNode {
@@ -556,6 +568,7 @@ func (c *Config) validate() {
 		c.addf(c.Services[cycle[0]].pos, "depends_on cycle: %s", strings.Join(cycle, " -> "))
 	}
 	c.checkTemplates()
+	c.checkCache()
 }
 
 func (c *Config) validateService(s *Service) {

@@ -32,6 +32,59 @@ type BuildSpec struct {
 	// Contexts are named build contexts (name -> path, image or URL), for
 	// FROM/COPY --from=name: buildx and podman only.
 	Contexts map[string]string
+	// CacheFrom and CacheTo are BuildKit cache imports and exports, as
+	// buildx's --cache-from/--cache-to take them; they hold no
+	// credentials (the builder reads the engine's login store).
+	CacheFrom, CacheTo []Cache
+}
+
+// Cache is one BuildKit cache import or export: a backend type
+// (registry, inline, local) and its attributes (ref, mode, src, dest...).
+type Cache struct {
+	Type  string
+	Attrs map[string]string
+}
+
+// String is c as buildx's --cache-from/--cache-to take it.
+func (c Cache) String() string {
+	fields := []string{"type=" + c.Type}
+	for _, k := range slices.Sorted(maps.Keys(c.Attrs)) {
+		fields = append(fields, k+"="+c.Attrs[k])
+	}
+	for i, f := range fields {
+		if strings.ContainsAny(f, ",\"\n") {
+			fields[i] = `"` + strings.ReplaceAll(f, `"`, `""`) + `"`
+		}
+	}
+	return strings.Join(fields, ",")
+}
+
+// ErrCacheNeedsBuildx is BuildArgv's answer to a cache spec the engine's
+// own build command cannot take (anything but a registry image without
+// buildx).
+var ErrCacheNeedsBuildx = errors.New("this build cache setting needs docker buildx")
+
+// cacheArgs are the cache flags of s for the engine's build command.
+func (e *Engine) cacheArgs(s BuildSpec) ([]string, error) {
+	var a []string
+	for _, dir := range []struct {
+		flag string
+		list []Cache
+	}{{"--cache-from", s.CacheFrom}, {"--cache-to", s.CacheTo}} {
+		for _, c := range dir.list {
+			switch {
+			case e.Name == "docker" && e.Buildx:
+				a = append(a, dir.flag, c.String())
+			case c.Type == "registry" && (e.Name != "docker" || dir.flag == "--cache-from"):
+				// The classic builder and podman take an image (podman:
+				// a repository) only.
+				a = append(a, dir.flag, c.Attrs["ref"])
+			default:
+				return nil, fmt.Errorf("%s %s on %s: %w", dir.flag, c, e.Name, ErrCacheNeedsBuildx)
+			}
+		}
+	}
+	return a, nil
 }
 
 // Secret is one BuildKit secret: its ID, read from the environment
@@ -126,6 +179,11 @@ func (e *Engine) BuildArgv(s BuildSpec) ([]string, error) {
 		}
 		a = append(a, "--build-context", k+"="+s.Contexts[k])
 	}
+	cache, err := e.cacheArgs(s)
+	if err != nil {
+		return nil, err
+	}
+	a = append(a, cache...)
 	if s.NoCache {
 		a = append(a, "--no-cache")
 	}

@@ -83,6 +83,10 @@ func (b *Builder) unsupported(s engine.BuildSpec) string {
 		// Named contexts need a frontend that knows them; buildx decides
 		// how to pass them to the engine's BuildKit.
 		return "named build contexts on the docker driver go through buildx"
+	case b.t.kind == Docker && slices.ContainsFunc(s.CacheTo, func(c engine.Cache) bool { return c.Type != "inline" }):
+		// The engine's BuildKit exports inline cache only; buildx says
+		// so in its own words.
+		return "the docker driver exports inline cache only"
 	}
 	return ""
 }
@@ -262,6 +266,14 @@ func (b *Builder) solveOpt(ctx context.Context, s engine.BuildSpec) (client.Solv
 		FrontendAttrs: attrs,
 		LocalMounts:   mounts,
 		Session:       []session.Attachable{b.authProvider()},
+	}
+	// Cache imports and exports as buildx passes them; a local folder
+	// goes through the client's session, which Solve sets up itself.
+	for _, c := range s.CacheFrom {
+		opt.CacheImports = append(opt.CacheImports, client.CacheOptionsEntry{Type: c.Type, Attrs: maps.Clone(c.Attrs)})
+	}
+	for _, c := range s.CacheTo {
+		opt.CacheExports = append(opt.CacheExports, client.CacheOptionsEntry{Type: c.Type, Attrs: maps.Clone(c.Attrs)})
 	}
 	if len(s.Secrets) > 0 {
 		var srcs []secretsprovider.Source
