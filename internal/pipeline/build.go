@@ -164,10 +164,13 @@ func buildSlots(o Options) (slots.Slots, error) {
 	case o.Jobs < 0:
 		local = slots.Unlimited{}
 	default:
-		// Default: the CPU bound, plus more builds while the CPU idles, so
-		// builds that mostly wait overlap instead of queueing.
+		// Default: the CPU bound, plus more builds while ours wait on the
+		// builder rather than run their RUN steps (the direct builder reports
+		// steps), or while the CPU idles, so builds that mostly wait overlap
+		// instead of queueing. See slots.Adaptive.
 		base := DefaultJobs()
-		local = &slots.Adaptive{Base: base, Max: max(4*runtime.NumCPU(), 8), MinFreeMem: 2 * perBuildMem}
+		local = &slots.Adaptive{Base: base, Max: max(4*runtime.NumCPU(), 8), StepMax: max(16*runtime.NumCPU(), 32),
+			MinFreeMem: 2 * perBuildMem, PerBuildMem: perBuildMem}
 	}
 	if o.HostJobs <= 0 {
 		return local, nil
@@ -249,7 +252,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			},
 			Inner: build.Func(func(ctx context.Context, req build.Request) (build.Result, error) {
 				img := res.Images[req.Service]
-				return build.Result{ID: img.ID}, rn.build(ctx, img, res.Images)
+				return build.Result{ID: img.ID}, rn.build(ctx, img, res.Images, req.OnStep)
 			}),
 		},
 	}

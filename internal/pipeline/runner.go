@@ -155,8 +155,9 @@ func (rn *runner) reused(img *Image, id string, start time.Time) {
 	rn.load(img)
 }
 
-// build runs img's build and, with a cluster, starts its load.
-func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) error {
+// build runs img's build and, with a cluster, starts its load. onStep, if
+// set, hears the build's steps (the build slots watch them).
+func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image, onStep func(build.Step)) error {
 	o, rep := rn.o, rn.rep
 	s := img.Service
 	// No sink may fail a build: a full disk under the run folder or a
@@ -184,7 +185,7 @@ func (rn *runner) build(ctx context.Context, img *Image, all map[string]*Image) 
 	img.Status = run.Building
 	rn.rec.save(img)
 	spec := rn.spec(img, all)
-	out, err := rn.builder.Build(ctx, build.Request{Service: s, Spec: spec, Log: build.NewSinks(sinks...), LogPath: img.Log})
+	out, err := rn.builder.Build(ctx, build.Request{Service: s, Spec: spec, Log: build.NewSinks(sinks...), LogPath: img.Log, OnStep: onStep})
 	img.Duration = time.Since(start)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) != nil && ctx.Err() != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipway-dev/slipway/pkg/engine"
 	"github.com/slipway-dev/slipway/pkg/progress"
+	"github.com/slipway-dev/slipway/pkg/slots"
 )
 
 // Request is one service's build.
@@ -40,6 +41,23 @@ type Step struct {
 
 // Done reports whether the step has ended.
 func (s Step) Done() bool { return !s.Completed.IsZero() }
+
+// Compute reports whether the step runs the build's own command (a
+// Dockerfile RUN, named like "[stage 2/3] RUN make"): what takes a build's
+// CPU and memory, unlike loading the definition, transferring the context,
+// copying files or exporting the image, where it waits on the builder.
+func (s Step) Compute() bool {
+	return strings.HasPrefix(s.Name, "RUN ") || strings.Contains(s.Name, "] RUN ")
+}
+
+// Final reports whether the step is the export of the image ("exporting
+// to image"), which comes after every RUN.
+func (s Step) Final() bool { return strings.HasPrefix(s.Name, "exporting ") }
+
+// event is the step as the build slots see it.
+func (s Step) event() slots.StepEvent {
+	return slots.StepEvent{ID: s.ID, Compute: s.Compute(), Final: s.Final(), Cached: s.Cached, Started: !s.Started.IsZero(), Done: s.Done()}
+}
 
 // Result is what a build made.
 type Result struct {

@@ -21,19 +21,37 @@ type Limiter struct {
 	Waiting func(service string)
 }
 
-// Build waits for a slot, then builds.
+// Build waits for a slot, then builds. Slots that are Observed hear the
+// build's steps (through req.OnStep, besides whoever set it already), so a
+// bound can tell a build that waits on the builder from one that computes.
 func (l *Limiter) Build(ctx context.Context, req Request) (Result, error) {
 	var wait func()
 	if l.Waiting != nil {
 		wait = func() { l.Waiting(req.Service) }
 	}
-	release, err := l.Slots.Acquire(ctx, wait)
+	var release func()
+	var observe func(slots.StepEvent)
+	var err error
+	if o, ok := l.Slots.(slots.Observed); ok {
+		release, observe, err = o.AcquireObserved(ctx, wait)
+	} else {
+		release, err = l.Slots.Acquire(ctx, wait)
+	}
 	if err != nil {
 		return Result{}, err
 	}
 	defer release()
 	if ctx.Err() != nil {
 		return Result{}, context.Cause(ctx)
+	}
+	if observe != nil {
+		next := req.OnStep
+		req.OnStep = func(s Step) {
+			observe(s.event())
+			if next != nil {
+				next(s)
+			}
+		}
 	}
 	return l.Inner.Build(ctx, req)
 }

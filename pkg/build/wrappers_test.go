@@ -70,3 +70,45 @@ func TestReuserTakesNoSlot(t *testing.T) {
 		t.Fatalf("a changed service did not wait for the slot: %v", err)
 	}
 }
+
+// observedSlots is a one-holder Observed that keeps what it heard.
+type observedSlots struct{ heard []slots.StepEvent }
+
+func (o *observedSlots) Acquire(context.Context, func()) (func(), error) { return func() {}, nil }
+func (o *observedSlots) AcquireObserved(context.Context, func()) (func(), func(slots.StepEvent), error) {
+	return func() {}, func(ev slots.StepEvent) { o.heard = append(o.heard, ev) }, nil
+}
+
+func TestLimiterPassesStepsToSlots(t *testing.T) {
+	o := &observedSlots{}
+	var own []Step
+	t0 := time.Now()
+	inner := Func(func(_ context.Context, req Request) (Result, error) {
+		req.OnStep(Step{ID: "a", Name: "[internal] load build definition from Dockerfile", Started: t0})
+		req.OnStep(Step{ID: "b", Name: "[stage-1 2/3] RUN make", Started: t0})
+		req.OnStep(Step{ID: "b", Name: "[stage-1 2/3] RUN make", Started: t0, Completed: t0})
+		req.OnStep(Step{ID: "c", Name: "exporting to image", Started: t0})
+		return Result{}, nil
+	})
+	l := &Limiter{Slots: slots.Chain{o, slots.Unlimited{}}, Inner: inner}
+	if _, err := l.Build(context.Background(), Request{OnStep: func(s Step) { own = append(own, s) }}); err != nil {
+		t.Fatal(err)
+	}
+	want := []slots.StepEvent{
+		{ID: "a", Started: true},
+		{ID: "b", Compute: true, Started: true},
+		{ID: "b", Compute: true, Started: true, Done: true},
+		{ID: "c", Final: true, Started: true},
+	}
+	if len(o.heard) != len(want) {
+		t.Fatalf("slots heard %+v", o.heard)
+	}
+	for i := range want {
+		if o.heard[i] != want[i] {
+			t.Errorf("event %d: %+v, want %+v", i, o.heard[i], want[i])
+		}
+	}
+	if len(own) != 4 {
+		t.Errorf("the request's own OnStep heard %d steps, want 4", len(own))
+	}
+}

@@ -51,7 +51,40 @@ func (f Fixed) Acquire(ctx context.Context, wait func()) (func(), error) {
 type Chain []Slots
 
 func (c Chain) Acquire(ctx context.Context, wait func()) (func(), error) {
+	release, _, err := c.AcquireObserved(ctx, wait)
+	return release, err
+}
+
+// StepEvent is what a build holding a slot reports about one of its steps.
+type StepEvent struct {
+	ID string
+	// Compute marks a step that runs the build's own commands (a RUN): the
+	// part of a build that takes CPU and memory, as opposed to waiting on
+	// the builder (session, context transfer, image export).
+	Compute bool
+	// Final marks the build's last phase (exporting the image): no compute
+	// step follows, so a build without any has shown what it costs.
+	Final bool
+	// Cached is set when the step's result was reused instead of run.
+	Cached bool
+	// Started and Done say where the step is now.
+	Started, Done bool
+}
+
+// Observed is a Slots whose holders report their build's steps, so that the
+// bound can tell a build that computes from one that waits.
+type Observed interface {
+	Slots
+	// AcquireObserved is Acquire, plus where the holder reports its steps
+	// until it releases the slot (observe may be nil: nothing listens).
+	AcquireObserved(ctx context.Context, wait func()) (release func(), observe func(StepEvent), err error)
+}
+
+// AcquireObserved acquires every Slots in order, observed where a member
+// is Observed, and passes each step event to all of those.
+func (c Chain) AcquireObserved(ctx context.Context, wait func()) (func(), func(StepEvent), error) {
 	var rels []func()
+	var obs []func(StepEvent)
 	release := func() {
 		for i := len(rels) - 1; i >= 0; i-- {
 			rels[i]()
@@ -65,12 +98,29 @@ func (c Chain) Acquire(ctx context.Context, wait func()) (func(), error) {
 		}
 	}
 	for _, s := range c {
-		r, err := s.Acquire(ctx, once)
+		var r func()
+		var o func(StepEvent)
+		var err error
+		if os, ok := s.(Observed); ok {
+			r, o, err = os.AcquireObserved(ctx, once)
+		} else {
+			r, err = s.Acquire(ctx, once)
+		}
 		if err != nil {
 			release()
-			return nil, err
+			return nil, nil, err
 		}
 		rels = append(rels, r)
+		if o != nil {
+			obs = append(obs, o)
+		}
 	}
-	return release, nil
+	if len(obs) == 0 {
+		return release, nil, nil
+	}
+	return release, func(ev StepEvent) {
+		for _, o := range obs {
+			o(ev)
+		}
+	}, nil
 }
