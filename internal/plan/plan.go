@@ -80,7 +80,25 @@ type Input struct {
 	NoCache   bool
 	Cleanup   bool
 	Kind      *clusters.KindOptions
+	// Env, if set, is the engine, cluster and Git state an earlier plan
+	// found, taken as they are instead of found again.
+	Env *Env
+	// Hasher, if set, is used instead of a new one, so that its walks of
+	// the build contexts (the caller's digests of this moment) are reused.
+	Hasher *inputs.Hasher
 }
+
+// Env is what Prepare finds outside the config. A caller that builds again
+// and again (a watch) finds it once: a cluster lookup asks each provider's
+// CLI, which takes seconds on a loaded machine.
+type Env struct {
+	Engine  *engine.Engine
+	Cluster *kind.Cluster // nil: not looked for
+	Git     tag.Git
+}
+
+// Env returns what p found, for Input.Env.
+func (p *Plan) Env() *Env { return &Env{Engine: p.Engine, Cluster: p.Cluster, Git: p.Git} }
 
 // Prepare validates every input and reaches the engine; all its errors are
 // usage errors, so nothing has been built when it fails.
@@ -133,13 +151,18 @@ func Prepare(ctx context.Context, o Input, needEngine bool) (*Plan, error) {
 	if len(p.Platforms) > 1 && !p.Push {
 		return nil, errs.Usagef("building for %d platforms needs --push: the local engine holds one platform per image", len(p.Platforms))
 	}
-	p.Hasher = inputs.NewHasher()
+	p.Hasher = o.Hasher
+	if p.Hasher == nil {
+		p.Hasher = inputs.NewHasher()
+	}
 	if needEngine && !cfg.AllowOutsideRepo {
 		if err := p.checkLinks(); err != nil {
 			return nil, err
 		}
 	}
-	if needEngine {
+	if needEngine && o.Env != nil && o.Env.Engine != nil {
+		p.Eng, p.Engine = o.Env.Engine, o.Env.Engine
+	} else if needEngine {
 		eng, err := engine.Detect(ctx, o.Engine)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -156,12 +179,19 @@ func Prepare(ctx context.Context, o Input, needEngine bool) (*Plan, error) {
 	if o.Cleanup && o.Kind == nil && !o.Push {
 		return nil, errs.Usagef("--cleanup removes the local copy once an image is in Kind or pushed: it needs --kind or --push")
 	}
-	if o.Kind != nil {
+	switch {
+	case o.Kind != nil && o.Env != nil && o.Env.Cluster != nil:
+		p.Cluster = o.Env.Cluster
+	case o.Kind != nil:
 		if p.Cluster, err = clusters.Find(ctx, *o.Kind, cfg.Kind.Cluster); err != nil {
 			return nil, err
 		}
 	}
-	p.Git = tag.ReadGit(ctx, cfg.Dir)
+	if o.Env != nil {
+		p.Git = o.Env.Git
+	} else {
+		p.Git = tag.ReadGit(ctx, cfg.Dir)
+	}
 	if cfg.DirtyMarker != "" {
 		p.Git.Marker = &cfg.DirtyMarker
 	}
