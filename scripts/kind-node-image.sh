@@ -118,5 +118,14 @@ if grep -q 'Failed to pull' "$WORK/kind-build.log"; then
 fi
 docker image inspect "$REF" >/dev/null 2>&1 || die "kind reported success but $REF is missing"
 log "node: kind build node-image $(( $(now) - t ))s"
+
+# --- 5. superseded images --------------------------------------------------
+# Each input change leaves a 1.3 GB node image (and a base) behind. Only this
+# script makes these repositories, so older tags are its own; `docker rmi`
+# without -f refuses an image a container (a cluster's node) still uses.
+for old in $(docker images --format "{{.Repository}}:{{.Tag}}" "$REPO"; docker images --format "{{.Repository}}:{{.Tag}}" "${BASE%:*}"); do
+  [[ "$old" == "$REF" || "$old" == "$BASE" ]] && continue
+  docker rmi "$old" >/dev/null 2>&1 && log "removed superseded $old" || true
+done
 log "built $REF ($(( $(now) - T0 ))s)"
 printf '%s\n' "$REF"
