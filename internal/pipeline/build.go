@@ -181,11 +181,16 @@ func buildSlots(o Options) (slots.Slots, error) {
 // Build builds the selected services and returns every outcome. Bad input
 // returns a *UsageError before anything is built; failed builds return the
 // Result and an error wrapping errs.ErrBuildFailed; cancellation returns ctx's error.
-func Build(ctx context.Context, o Options) (*Result, error) {
-	p, err := plan.Prepare(ctx, o.input(), true)
+func Build(ctx context.Context, o Options) (*Result, error) { return buildRun(ctx, o, Cycle{}) }
+
+func buildRun(ctx context.Context, o Options, cy Cycle) (*Result, error) {
+	in := o.input()
+	in.Env, in.Hasher = cy.Env, cy.Hasher
+	p, err := plan.Prepare(ctx, in, true)
 	if err != nil {
 		return nil, err
 	}
+	carry := cy.carryable(ctx, p)
 	rep := o.Reporter
 	if rep == nil {
 		rep = progress.Nop{}
@@ -203,7 +208,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer r.Close()
-	if err := p.AssignRefs(ctx, stateDir, runID, now); err != nil {
+	if err := assignRefs(ctx, p, carry, stateDir, runID, now); err != nil {
 		// Nothing was made: leave no run behind.
 		r.Close()
 		_ = run.Remove(stateDir, runID)
@@ -264,6 +269,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			Deps: p.Cfg.Services[s].DependsOn,
 			Run: func(ctx context.Context) error {
 				res.Images[s].timing.ready(scheduled)
+				if c, ok := carry[s]; ok {
+					rn.carried(res.Images[s], c)
+					return nil
+				}
 				_, err := chain.Build(ctx, build.Request{Service: s})
 				return err
 			},
@@ -293,6 +302,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	case failed:
 		state = run.RunFailed
 	}
+	takeOver(res, carry, state)
 	if err := rc.finish(state, res.Images); err != nil {
 		return res, fmt.Errorf("run %s: saving its record: %w", runID, err)
 	}

@@ -140,6 +140,7 @@ func (rn *runner) carried(img *Image, c Carried) {
 	now := time.Now()
 	img.ID, img.Inputs, img.Pushed, img.Status = c.ID, c.Inputs, c.Pushed, run.Reused
 	img.Started, img.Tagged = now, c.Tagged
+	img.Borrowed = true // until the run succeeds: see takeOver
 	if c.Kind != nil {
 		// Still on each node it reached, under this name: present.
 		l := *c.Kind
@@ -152,4 +153,16 @@ func (rn *runner) carried(img *Image, c Carried) {
 	}
 	rn.rec.save(img)
 	rn.rep.Event(progress.Event{Time: now, Service: img.Service, State: progress.Reused, Ref: img.Ref})
+}
+
+// takeOver makes a run that succeeded the owner of the names it carried:
+// until then they are recorded as borrowed, so that a run that fails, is
+// interrupted or dies never claims them, and cleaning it leaves them.
+func takeOver(res *Result, carry map[string]Carried, state run.State) {
+	if state != run.Done {
+		return
+	}
+	for s := range carry {
+		res.Images[s].Borrowed = false
+	}
 }
