@@ -73,6 +73,10 @@ type Options struct {
 	// Shard "i/n" builds only the i-th of n disjoint parts of the services
 	// (a service and what it depends on stay together), for CI fan-out.
 	Shard string
+	// CacheFrom and CacheTo are BuildKit cache specs (buildx's
+	// --cache-from/--cache-to syntax) for every service, replacing the
+	// config's cache_from/cache_to; see registry.go for the defaults.
+	CacheFrom, CacheTo []string
 	// Cleanup removes this run's images from the local engine once they
 	// are in every Kind node (as the old script's --cleanup did).
 	Cleanup bool
@@ -170,6 +174,7 @@ func buildSlots(o Options) (slots.Slots, error) {
 		// instead of queueing. See slots.Adaptive.
 		base := DefaultJobs()
 		local = &slots.Adaptive{Base: base, Max: max(4*runtime.NumCPU(), 8), StepMax: max(16*runtime.NumCPU(), 32),
+			Compute: max(4*runtime.NumCPU(), 8),
 			MinFreeMem: 2 * perBuildMem, PerBuildMem: perBuildMem}
 	}
 	if o.HostJobs <= 0 {
@@ -188,6 +193,9 @@ func buildRun(ctx context.Context, o Options, cy Cycle) (*Result, error) {
 	in.Env, in.Hasher = cy.Env, cy.Hasher
 	p, err := plan.Prepare(ctx, in, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkCache(p, o); err != nil {
 		return nil, err
 	}
 	carry := cy.carryable(ctx, p)
@@ -325,7 +333,7 @@ func buildRun(ctx context.Context, o Options, cy Cycle) (*Result, error) {
 func (img *Image) settle(oc schedule.Outcome) {
 	switch oc.Status {
 	case schedule.Done:
-		if img.Status != run.Reused {
+		if !img.Status.IsReused() {
 			img.Status = run.Built
 		}
 	case schedule.Failed:

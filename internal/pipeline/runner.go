@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/plan"
 	"github.com/slipway-dev/slipway/internal/publish"
 	"github.com/slipway-dev/slipway/pkg/config"
+	"github.com/slipway-dev/slipway/pkg/registry"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
@@ -50,6 +51,9 @@ type runner struct {
 	ownOnce   sync.Once
 	own       map[string]string // service + "\x00" + inputs -> newest image ID
 	ownErr    error
+	// registry answers reuse across machines (registry.go); nil until
+	// first needed, a fake in unit tests.
+	registry registry.Client
 }
 
 // resolve maps a base image reference to its ID, once per run.
@@ -127,13 +131,19 @@ func (rn *runner) reuse(ctx context.Context, img *Image, all map[string]*Image) 
 		return false, nil
 	}
 	img.Inputs = digest
-	// A remote builder sees the registry, not this engine, so the engine's
-	// images say nothing about what it would build.
-	if p.NoCache || p.Builder != "" || p.PushOnly() {
+	if p.NoCache {
 		return false, nil
 	}
-	id, ok := rn.ownImage(ctx, s, digest)
+	// A remote builder sees the registry, not this engine, so the engine's
+	// images say nothing about what it would build; the registry's do.
+	id, ok := "", false
+	if p.Builder == "" && !p.PushOnly() {
+		id, ok = rn.ownImage(ctx, s, digest)
+	}
 	if !ok {
+		if registryReuse(p) {
+			return rn.reuseFromRegistry(ctx, img)
+		}
 		return false, nil
 	}
 	start := time.Now()
@@ -274,6 +284,9 @@ func (rn *runner) publish(ctx context.Context, img *Image, pub publish.Interface
 			rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: st, Ref: img.Ref, Line: line})
 		}}, d)
 	img.Pushed = d.Pushed
+	if err == nil {
+		rn.shareInRegistry(ctx, img)
+	}
 	if d.Kind != nil {
 		img.Kind = d.Kind
 	}
@@ -308,6 +321,7 @@ func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 	for k, v := range rn.imageLabels(img) {
 		labels[k] = v
 	}
+	cacheFrom, cacheTo, _ := rn.cacheSpecs(s)
 	var secrets []engine.Secret
 	for _, sec := range svc.Secrets {
 		secrets = append(secrets, engine.Secret{ID: sec.ID, Env: sec.Env, File: sec.Src})
@@ -326,6 +340,9 @@ func (rn *runner) spec(img *Image, all map[string]*Image) engine.BuildSpec {
 		Builder:    p.Builder,
 		PushOnly:   p.PushOnly(),
 		Insecure:   p.Insecure(img.Ref),
+		// Checked before the run started (checkCache).
+		CacheFrom: cacheFrom,
+		CacheTo:   cacheTo,
 	}
 }
 

@@ -109,7 +109,7 @@ func (t *timing) record(img *Image) *run.Timing {
 	}
 	switch {
 	case img.Started.IsZero():
-	case img.Status == run.Reused:
+	case img.Status.IsReused():
 		rt.Reuse = &run.Span{Start: img.Started, End: end}
 	default:
 		rt.Build = &run.Span{Start: img.Started, End: end}

@@ -111,7 +111,7 @@ func summarize(stateDir string, r run.Record, live bool, owned map[string]int) R
 		switch svc.Status {
 		case run.Built:
 			s.Built++
-		case run.Reused:
+		case run.Reused, run.ReusedRegistry:
 			s.Reused++
 		case run.Failed:
 			s.Failed++

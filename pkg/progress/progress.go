@@ -16,25 +16,27 @@ import (
 type State string
 
 const (
-	Queued    State = "queued"
-	Waiting   State = "waiting" // for a build slot
-	Building  State = "building"
-	Loading   State = "loading"
-	Loaded    State = "loaded"
-	Pushing   State = "pushing"
-	Pushed    State = "pushed"
-	Built     State = "built"
-	Reused    State = "reused"
-	Failed    State = "failed"
-	Cancelled State = "cancelled"
-	Skipped   State = "skipped"
-	Log       State = "log" // a log line, not a change of state
+	Queued   State = "queued"
+	Waiting  State = "waiting" // for a build slot
+	Building State = "building"
+	Loading  State = "loading"
+	Loaded   State = "loaded"
+	Pushing  State = "pushing"
+	Pushed   State = "pushed"
+	Built    State = "built"
+	Reused   State = "reused"
+	// ReusedRegistry: found in the registry by its input digest.
+	ReusedRegistry State = "reused (registry)"
+	Failed         State = "failed"
+	Cancelled      State = "cancelled"
+	Skipped        State = "skipped"
+	Log            State = "log" // a log line, not a change of state
 )
 
 // Final reports whether s ends a service's part in the run.
 func (s State) Final() bool {
 	switch s {
-	case Built, Reused, Loaded, Pushed, Failed, Cancelled, Skipped:
+	case Built, Reused, ReusedRegistry, Loaded, Pushed, Failed, Cancelled, Skipped:
 		return true
 	}
 	return false

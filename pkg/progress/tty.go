@@ -241,7 +241,7 @@ func (t *TTY) frame(now time.Time, width, height int) []string {
 
 func (t *TTY) summaryLine(ok []string, byState map[State]int, width int) string {
 	var parts []string
-	for _, s := range []State{Built, Reused, Loaded, Pushed, Cancelled, Skipped} {
+	for _, s := range []State{Built, Reused, ReusedRegistry, Loaded, Pushed, Cancelled, Skipped} {
 		if byState[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", byState[s], s))
 		}
@@ -333,7 +333,7 @@ func clock(d time.Duration) string {
 
 func mark(s State) string {
 	switch s {
-	case Built, Reused, Loaded, Pushed:
+	case Built, Reused, ReusedRegistry, Loaded, Pushed:
 		return "✔"
 	case Failed:
 		return "✖"

@@ -153,7 +153,7 @@ func New(rec run.Record, o Options) *Model {
 		} else if rs.Started != nil && rs.DurationMS > 0 {
 			// A record older than spans: its one known phase.
 			p := Building
-			if rs.Status == run.Reused {
+			if rs.Status.IsReused() {
 				p = Reused
 			}
 			d := time.Duration(rs.DurationMS) * time.Millisecond

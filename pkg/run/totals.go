@@ -129,7 +129,7 @@ func (r Record) Totals(history []Record) Totals {
 		switch s.Status {
 		case Built:
 			t.Built++
-		case Reused:
+		case Reused, ReusedRegistry:
 			t.Reused++
 			if d, ok := builds[s.ID]; ok {
 				t.Saved += d

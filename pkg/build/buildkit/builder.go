@@ -274,6 +274,11 @@ func (b *Builder) solveOpt(ctx context.Context, s engine.BuildSpec) (client.Solv
 	}
 	for _, c := range s.CacheTo {
 		opt.CacheExports = append(opt.CacheExports, client.CacheOptionsEntry{Type: c.Type, Attrs: maps.Clone(c.Attrs)})
+		if c.Type == "inline" {
+			// Older BuildKits (a 20.10 engine's) take inline cache from
+			// the frontend's build arg only, as `docker build` passes it.
+			attrs["build-arg:BUILDKIT_INLINE_CACHE"] = "1"
+		}
 	}
 	if len(s.Secrets) > 0 {
 		var srcs []secretsprovider.Source

@@ -32,6 +32,7 @@ type flags struct {
 	report                                   bool
 	timeout                                  time.Duration
 	nodes                                    []string
+	cacheFrom, cacheTo                       []string
 }
 
 // New returns the build command.
@@ -87,6 +88,8 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	_ = cmd.RegisterFlagCompletionFunc("metadata-format", cli.CompleteFixed(run.Formats...))
 	fl.StringVar(&f.reuse, "reuse", "", "use an existing image of this tag instead of building (default: $SLIPWAY_REUSE_TAG)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every build step again")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "BuildKit cache source for every service, as buildx takes it (type=registry,ref=REF; repeatable; replaces the config's cache_from)")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "BuildKit cache export for every service, as buildx takes it (type=registry,ref=REF,mode=max; repeatable; replaces the config's cache_to)")
 	fl.StringSliceVar(&f.nodes, "nodes", nil, "with --kind, only these nodes")
 	fl.BoolVar(&f.report, "report", false, "at the end, write the run's HTML timeline (see slipway report) and print its path")
 	fl.BoolVar(&f.cleanup, "cleanup", false, "with --kind, remove each image from the local engine once it is in every node")
@@ -138,6 +141,7 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, out *
 		Timeout: f.timeout, Engine: f.engine, NoCache: f.noCache, Reporter: rep, Kind: kindOpts,
 		Cleanup: f.cleanup, ReuseTag: cli.ReuseFromEnv(f.reuse),
 		Push: f.push, Registry: f.registry, Platforms: f.platforms, Builder: f.builder, Shard: f.shard,
+		CacheFrom: f.cacheFrom, CacheTo: f.cacheTo,
 	})
 	rep.Close()
 	if res == nil {
