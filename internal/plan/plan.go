@@ -98,7 +98,11 @@ type Env struct {
 }
 
 // Env returns what p found, for Input.Env.
-func (p *Plan) Env() *Env { return &Env{Engine: p.Engine, Cluster: p.Cluster, Git: p.Git} }
+func (p *Plan) Env() *Env {
+	g := p.Git
+	g.Marker = nil // the config's, set again by each plan
+	return &Env{Engine: p.Engine, Cluster: p.Cluster, Git: g}
+}
 
 // Prepare validates every input and reaches the engine; all its errors are
 // usage errors, so nothing has been built when it fails.
