@@ -134,7 +134,8 @@ func TestAPICalls(t *testing.T) {
 		case r.URL.Path == "/_ping":
 			w.Write([]byte("OK"))
 		case r.URL.Path == "/images/json":
-			w.Write([]byte(`[{"Id":"sha256:aaa"},{"Id":"sha256:bbb"}]`))
+			w.Write([]byte(`[{"Id":"sha256:aaa","RepoTags":["localhost:5000/x/app:t1"],"Labels":{"k":"v"},"Created":1795760000,"Size":42},` +
+				`{"Id":"sha256:bbb","RepoTags":["<none>:<none>"],"Labels":{"k":"w"},"Created":1795760001}]`))
 		case r.URL.Path == "/images/localhost:5000/x/app:t1/json" || r.URL.Path == "/images/sha256:aaa/json":
 			w.Write([]byte(`{"Id":"sha256:aaa","RepoTags":["localhost:5000/x/app:t1"],"Created":"2026-11-27T05:00:00Z","RootFS":{"Layers":["sha256:l1"]},"Config":{"Labels":{"k":"v"}}}`))
 		case strings.HasSuffix(r.URL.Path, "/tag") && r.Method == http.MethodPost:
@@ -156,10 +157,22 @@ func TestAPICalls(t *testing.T) {
 	if _, err := e.Inspect(ctx, "missing:t"); !isNotFoundErr(err) {
 		t.Errorf("missing: %v", err)
 	}
+	mu.Lock()
+	before := len(calls)
+	mu.Unlock()
 	imgs, err := e.Images(ctx, map[string]string{"dev.slipway.user": "me", "dev.slipway.inputs": ""})
-	if err != nil || len(imgs) != 1 {
-		t.Errorf("images: %v %v (bbb is gone between list and inspect: left out)", imgs, err)
+	if err != nil || len(imgs) != 2 {
+		t.Fatalf("images: %v %v", imgs, err)
 	}
+	if a := imgs[0]; a.ID != "sha256:aaa" || a.Labels["k"] != "v" || a.Size != 42 || a.Created.Unix() != 1795760000 ||
+		len(a.RepoTags) != 1 || len(imgs[1].RepoTags) != 0 {
+		t.Errorf("images from the list: %+v %+v", imgs[0], imgs[1])
+	}
+	mu.Lock()
+	if n := len(calls) - before; n != 1 {
+		t.Errorf("Images made %d requests, want the one list: %v", n, calls[before:])
+	}
+	mu.Unlock()
 	if err := e.Tag(ctx, "sha256:aaa", "localhost:5000/x/app:t2"); err != nil {
 		t.Errorf("tag: %v", err)
 	}

@@ -11,19 +11,13 @@ import (
 	"time"
 )
 
-// Images returns every image whose labels match filter, inspected: a value
-// of "" matches any value of that key.
+// Images returns every image whose labels match filter: a value of ""
+// matches any value of that key. Through the Docker API one request
+// answers (names, labels, size and creation time, to the second); Layers
+// are left empty there — Inspect has them.
 func (e *Engine) Images(ctx context.Context, filter map[string]string) ([]*Image, error) {
 	if e.API != nil {
-		ids, err := e.API.apiImageIDs(ctx, filter)
-		if err != nil || len(ids) == 0 {
-			return nil, err
-		}
-		found, err := e.API.apiInspectSome(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		return slices.Collect(maps.Values(found)), nil
+		return e.API.apiImages(ctx, filter)
 	}
 	args := []string{"image", "ls", "-q", "--no-trunc"}
 	for _, k := range slices.Sorted(maps.Keys(filter)) {

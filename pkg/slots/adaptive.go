@@ -16,11 +16,12 @@ import (
 //
 //   - the step rule, when the builds report their steps (the direct BuildKit
 //     builder, through AcquireObserved): another build starts while fewer
-//     than Base of our own compute steps (RUN) are running and fewer than
-//     Starting builds have yet to reach one. Tiny builds that mostly wait on
-//     BuildKit (session, context transfer, export) then overlap up to
-//     StepMax even when other processes keep the CPU busy, while a fleet of
-//     compile-bound builds settles at about Base running compiles.
+//     than Compute of our own compute steps (RUN) are running — fewer when
+//     memory is short — and fewer than Starting builds have yet to reach
+//     one. Tiny builds that mostly wait on BuildKit (session, context
+//     transfer, export) then overlap up to StepMax even when other
+//     processes keep the CPU busy, while a fleet of compile-bound builds
+//     settles at about Compute running compiles.
 //   - the idle rule, for builds that report nothing (the CLI builder): up to
 //     Max while the CPU sits idle.
 //
@@ -29,6 +30,12 @@ type Adaptive struct {
 	Base, Max int
 	// StepMax bounds builds under the step rule; 0 means Max.
 	StepMax int
+	// Compute bounds our compute steps running at once under the step rule;
+	// 0 means Base. Fewer run while free memory would not hold one more
+	// PerBuildMem each above MinFreeMem. Above Base the CPU is shared, not
+	// wasted: a compile-bound fleet takes as long in total, and tiny RUN
+	// steps on a machine that other work keeps busy mostly wait for it.
+	Compute int
 	// Starting bounds the builds under the step rule that have not reached a
 	// compute step yet: they have not shown what they cost, and if they are
 	// compiles they will all compile at once. 0 means Max.
@@ -205,17 +212,26 @@ func (a *Adaptive) stepRule() bool {
 	// A build that reports nothing (the CLI builder) counts as starting
 	// throughout: nothing says what it costs.
 	starting += a.inUse - len(a.holders)
-	if computing >= a.Base || starting >= a.starting() {
+	if starting >= a.starting() {
 		return false
 	}
-	// Memory that cannot be read (no /proc/meminfo) leaves Starting as
-	// the only bound, as it is on a machine whose builds run in a VM.
+	bound := max(a.Compute, a.Base)
+	// Memory that cannot be read (no /proc/meminfo) leaves Starting and
+	// Compute as the bounds, as on a machine whose builds run in a VM.
 	if a.MinFreeMem > 0 {
-		if avail := a.memAvailable(); avail >= 0 && avail-int64(starting+1)*a.PerBuildMem < a.MinFreeMem {
-			return false
+		if avail := a.memAvailable(); avail >= 0 {
+			// Every starting build, this one included, may still take
+			// PerBuildMem; each running compute step past Base may too.
+			spare := avail - int64(starting+1)*a.PerBuildMem - a.MinFreeMem
+			if spare < 0 {
+				return false
+			}
+			if a.PerBuildMem > 0 {
+				bound = min(bound, max(a.Base, int(spare/a.PerBuildMem)))
+			}
 		}
 	}
-	return true
+	return computing < bound
 }
 
 // idleRule: one CPU sample per poll decides how many more may start.

@@ -212,3 +212,32 @@ func TestStepRuleExportWithoutRun(t *testing.T) {
 		t.Fatal("a build that exports still counts as starting")
 	}
 }
+
+func TestStepRuleComputeBound(t *testing.T) {
+	const gib = 1 << 30
+	mem := int64(100 * gib)
+	a := &Adaptive{Base: 1, Max: 1, StepMax: 10, Starting: 1, Compute: 3, Poll: time.Hour, sample: busyCPU(),
+		MinFreeMem: gib, PerBuildMem: gib, mem: func() int64 { return mem }}
+	// Each build reaches its RUN at once: Compute of them run, not Base.
+	n := 0
+	for {
+		_, obs, ok := tryNow(t, a)
+		if !ok {
+			break
+		}
+		n++
+		obs(StepEvent{ID: "run", Compute: true, Started: true})
+	}
+	if n != 3 {
+		t.Fatalf("%d builds with running RUN steps, want Compute = 3", n)
+	}
+	// Memory for fewer: free memory that holds only this starting build
+	// and one more running step leaves the bound at max(Base, 1).
+	b := &Adaptive{Base: 1, Max: 1, StepMax: 10, Starting: 1, Compute: 3, Poll: time.Hour, sample: busyCPU(),
+		MinFreeMem: gib, PerBuildMem: gib, mem: func() int64 { return 3 * gib }}
+	_, obs, _ := tryNow(t, b)
+	obs(StepEvent{ID: "run", Compute: true, Started: true})
+	if _, _, ok := tryNow(t, b); ok {
+		t.Fatal("a build admitted while one runs and memory holds no more")
+	}
+}
