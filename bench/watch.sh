@@ -76,7 +76,36 @@ scripts/kind-nodes.sh create "$CW" 1 >/dev/null
 
 HANDREF=localhost/benchwatch-notification
 hand_loop() { # TAG: build the one service and load it, as a user would by hand
-  echo "docker buildx build --load -f $HANDDIR/$DF --target $TARGET -t $HANDREF:$1 $HANDDIR && kind load docker-image --name $CK $HANDREF:$1"
+  # (the split-time echoes are for the breakdown; they cost a date call)
+  echo "t0=\$(date +%s.%N); docker buildx build --progress=plain --load -f $HANDDIR/$DF --target $TARGET -t $HANDREF:$1 $HANDDIR && t1=\$(date +%s.%N) && kind load docker-image --name $CK $HANDREF:$1 && echo \"bench-split build=\$t0,\$t1 load=\$t1,\$(date +%s.%N)\""
+}
+# go_step LOG: the seconds of the `go build` RUN step in a plain BuildKit log.
+go_step() {
+  local n
+  n=$(grep -m1 -o '^#[0-9]* \[builder [0-9]*/[0-9]*\] RUN CGO_ENABLED' "$1" | cut -d' ' -f1) || true
+  [[ -n $n ]] && grep -o "^$n DONE [0-9.]*s" "$1" | tail -n1 | sed 's/.* \([0-9.]*\)s/\1/'
+}
+# watch_split RUNID TOOK: where the cycle's time went, from its run record
+# (first file event = the run's end minus the cycle's own figure) — as
+# KEY=SECONDS pairs: pre (debounce, digests, plan), setup (run start to
+# the build: refs, record, inputs), build (of which go: the go build step),
+# load (image ready to on both nodes), tail (record, run end).
+watch_split() {
+  local rec=$SLIPWAY_STATE_DIR/runs/$1/run.json took=$2 secs
+  case $took in
+    *ms) secs=$(awk -v t="${took%ms}" 'BEGIN{print t/1000}') ;;
+    *m*) secs=$(awk -v t="$took" 'BEGIN{split(t,a,"m"); sub("s","",a[2]); print a[1]*60+a[2]}') ;;
+    *) secs=${took%s} ;;
+  esac
+  jq -r --argjson took "$secs" '
+    def t: sub("\\.[0-9]+Z$"; "Z") as $z | (capture("\\.(?<f>[0-9]+)Z$").f // "0") as $f | ($z | fromdateiso8601) + ("0." + $f | tonumber);
+    (.ended | t) as $fin | ($fin - $took) as $first | (.started | t) as $start
+    | .services.notification as $n
+    | ($n.timing.build.start | t) as $bs | ($n.timing.build.end | t) as $be
+    | ([$n.timing.steps[]? | select(.name | test("RUN CGO_ENABLED")) | ((.span.end | t) - (.span.start | t))] | first // 0) as $go
+    | ([$n.kind.loads[]?.span.end | t] | max // $be) as $le
+    | def r: . * 100 | round / 100;
+    "pre=\($start - $first | r) setup=\($bs - $start | r) build=\($be - $bs | r) go=\($go | r) load=\($le - $be | r) tail=\($fin - $le | r)"' "$rec"
 }
 log "watch: starting on $CW"
 WOUT=$OUT/logs/watch.out
@@ -110,6 +139,8 @@ for rep in $(seq 1 "$REPEAT"); do
       hand)
         record_refs "$HANDREF:r$rep"
         mrun change "$meth" "$rep" -- bash -c "edit $HANDDIR hand-$rep && $(hand_loop "r$rep")"
+        hlog=$OUT/logs/change-hand-$rep.log
+        annotate change hand "$rep" split "$(sed -n 's/^bench-split build=\([0-9.]*\),\([0-9.]*\) load=\([0-9.]*\),\([0-9.]*\)$/build=\1 \2 load=\3 \4/p' "$hlog" | awk '{split($1,a,"="); split($3,b,"="); printf "build=%.2f load=%.2f", $2-a[2], $4-b[2]}') go=$(go_step "$hlog")"
         ;;
       watch)
         cycle=$((cycle + 1))
@@ -118,7 +149,9 @@ for rep in $(seq 1 "$REPEAT"); do
         log "watch: $line"
         annotate change watch "$rep" line "$line"
         # The watch's own figure: from the first file event to image on nodes.
-        annotate change watch "$rep" took "$(sed -n 's/.*; \([0-9a-z.]*\) to image on nodes.*/\1/p' <<<"$line")"
+        took=$(sed -n 's/.*; \([0-9a-z.]*\) to image on nodes.*/\1/p' <<<"$line")
+        annotate change watch "$rep" took "$took"
+        annotate change watch "$rep" split "$(watch_split "$(sed -n 's/.*(run \(.*\))$/\1/p' <<<"$line")" "$took" || true)"
         ;;
     esac
   done

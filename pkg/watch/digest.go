@@ -19,8 +19,7 @@ const unknownDigest = "unknown"
 // digest, and its dependents follow it) and base images by reference (a
 // pull is no file event). Equal digests across two cycles mean no file a
 // build can see changed; the build itself then decides what to rebuild.
-func sourceDigests(ctx context.Context, cfg *config.Config, services, platforms []string) map[string]string {
-	h := inputs.NewHasher() // a new one per cycle: its folder walks are cached for good
+func sourceDigests(ctx context.Context, h *inputs.Hasher, cfg *config.Config, services, platforms []string) map[string]string {
 	out := make(map[string]string, len(services))
 	for _, s := range services {
 		svc := cfg.Services[s]

@@ -6,6 +6,9 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/slipway-dev/slipway/internal/pipeline"
+	"github.com/slipway-dev/slipway/pkg/inputs"
 )
 
 // Cycle is one round of the watch: the files that changed, the build and
@@ -37,13 +40,17 @@ type Cycle struct {
 	Failed []string
 	Err    error
 
-	digests map[string]string // what this cycle builds
+	digests     map[string]string // what this cycle builds
+	hasher      *inputs.Hasher    // what computed them; the build reuses its walks
+	res         *pipeline.Result  // what the build made
+	interrupted bool              // the watch ended during it
 }
 
 // snapshot is the input digests of the selected services at one moment.
 type snapshot struct {
 	services []string
 	digests  map[string]string
+	hasher   *inputs.Hasher
 }
 
 // loop is the watch's scheduler, apart from files and engines so that its
@@ -171,7 +178,7 @@ func (l *loop) run(ctx context.Context) error {
 		}
 		seq++
 		c := &Cycle{Seq: seq, First: pend.first, Changed: pend.changed(l.exists),
-			Services: changedServices(snap.services, kept, snap.digests), digests: snap.digests}
+			Services: changedServices(snap.services, kept, snap.digests), digests: snap.digests, hasher: snap.hasher}
 		if !carryOver.empty() {
 			for f := range carryOver.files {
 				if !slices.Contains(c.Changed, f) {
@@ -205,6 +212,7 @@ func (l *loop) run(ctx context.Context) error {
 				cur.cancel()
 				err := <-cur.done
 				cur.c.Err = errors.Join(err, context.Cause(ctx))
+				cur.c.interrupted = true
 				l.discard(cur.c)
 				l.report(cur.c)
 			}

@@ -4,12 +4,20 @@
 // include its dependency's image) and delivers them as `slipway build`
 // would: into Kind nodes, or to a registry.
 //
-// Each cycle is one run (pipeline.Build) of every selected service: those
-// whose input digest did not change are reused (re-tagged, no build, and
-// re-tagged, not sent, on the nodes), so the newest run always holds the
-// whole current set. Once a cycle has delivered, the run before it is
-// cleaned (inventory.CleanRun: only names that run gave), and a cycle that
-// is cancelled, superseded or fails is cleaned too. So at any time one run
+// Each cycle is one run (pipeline.BuildCycle) of every selected service, but
+// it costs what changed: the services whose inputs changed since the last
+// kept cycle, and their dependents, are built (or reused, when an image
+// with those inputs exists) and loaded; every other service's image is
+// carried over from the last kept cycle under its name — no build, no
+// re-tag, nothing sent to a node — and the run takes over that name once
+// it succeeds. The engine, cluster and Git state are found once per watch
+// (Git is read again after each kept cycle, off the edit-to-image path),
+// and the build reuses the watch's own walk of the contexts for its
+// digests. So the newest kept run always holds the whole current set. Once
+// a cycle has delivered, the run before it is cleaned (only the names that
+// run still owns: those it built and the next one did not carry), and a
+// cycle that is cancelled, superseded or fails is cleaned too (a cancelled
+// or superseded one leaves no run folder either). So at any time one run
 // holds what the watch made, and `slipway clean` after the watch removes it.
 //
 // Cycles run one at a time: an edit during a cycle that changes a digest
@@ -25,6 +33,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,9 +41,13 @@ import (
 	"github.com/slipway-dev/slipway/internal/errs"
 	"github.com/slipway-dev/slipway/internal/inventory"
 	"github.com/slipway-dev/slipway/internal/pipeline"
+	"github.com/slipway-dev/slipway/internal/plan"
 	"github.com/slipway-dev/slipway/pkg/build"
 	"github.com/slipway-dev/slipway/pkg/config"
+	"github.com/slipway-dev/slipway/pkg/inputs"
+	"github.com/slipway-dev/slipway/pkg/kind"
 	"github.com/slipway-dev/slipway/pkg/run"
+	"github.com/slipway-dev/slipway/pkg/tag"
 )
 
 // DefaultDebounce is the quiet time after a file event before a cycle
@@ -92,8 +105,9 @@ func Watch(ctx context.Context, o Options) error {
 		return nil, nil, errs.Usage(err)
 	}
 	// Check the build options as a build would (engine, cluster, tags),
-	// before watching anything.
-	if _, err := pipeline.Tags(ctx, o.Build); err != nil {
+	// before watching anything; what it finds serves every cycle.
+	env, err := pipeline.Setup(ctx, o.Build)
+	if err != nil {
 		return err
 	}
 	t, err := newTree(cfgOf)
@@ -108,7 +122,7 @@ func Watch(ctx context.Context, o Options) error {
 	if stateDir == "" {
 		stateDir = run.StateDir()
 	}
-	w := &watcher{o: o, stateDir: stateDir, cfgOf: cfgOf}
+	w := &watcher{o: o, stateDir: stateDir, cfgOf: cfgOf, env: env}
 	debounce := o.Debounce
 	if debounce <= 0 {
 		debounce = DefaultDebounce
@@ -127,7 +141,8 @@ func Watch(ctx context.Context, o Options) error {
 			if err != nil {
 				return snapshot{}, err
 			}
-			return snapshot{services: svcs, digests: sourceDigests(ctx, cfg, svcs, o.Build.Platforms)}, nil
+			h := inputs.NewHasher() // new each time: its walks are cached for good
+			return snapshot{services: svcs, digests: sourceDigests(ctx, h, cfg, svcs, o.Build.Platforms), hasher: h}, nil
 		},
 		exists: func(p string) bool {
 			if !filepath.IsAbs(p) {
@@ -160,22 +175,38 @@ type watcher struct {
 	o        Options
 	stateDir string
 	cfgOf    func() (*config.Config, []string, error)
-	kept     string     // the run of the last kept cycle
-	outMu    sync.Mutex // report and warnings come from two goroutines
+	// env is the engine, cluster and Git state every cycle builds with.
+	env   *plan.Env
+	kept  string           // the run of the last kept cycle
+	last  *pipeline.Result // and what it made
+	outMu sync.Mutex       // report and warnings come from two goroutines
 }
 
-// cycle builds every selected service as one run: unchanged ones are
-// reused, so only changed ones (and their dependents) build.
+// cycle builds the services whose inputs changed since the last kept cycle
+// (and, through the pipeline, their dependents), and carries every other
+// service's image over from that cycle as it is.
 func (w *watcher) cycle(ctx context.Context, c *Cycle) error {
-	res, err := pipeline.Build(ctx, w.o.Build)
+	var carry map[string]pipeline.Carried
+	if w.last != nil {
+		carry = map[string]pipeline.Carried{}
+		for s, img := range w.last.Images {
+			if slices.Contains(c.Services, s) {
+				continue
+			}
+			if cr, ok := pipeline.CarryOf(img); ok {
+				carry[s] = cr
+			}
+		}
+	}
+	res, err := pipeline.BuildCycle(ctx, w.o.Build, pipeline.Cycle{Env: w.env, Hasher: c.hasher, Carry: carry})
 	if res != nil {
-		c.Run = res.Run
+		c.Run, c.res = res.Run, res
 		c.Refs = res.Refs()
 		for _, s := range res.Order {
 			switch res.Images[s].Status {
 			case run.Built:
 				c.Rebuilt = append(c.Rebuilt, s)
-			case run.Reused:
+			case run.Reused, run.ReusedRegistry:
 				c.Reused = append(c.Reused, s)
 			}
 		}
@@ -203,26 +234,49 @@ func (w *watcher) keep(ctx context.Context, c *Cycle) {
 	if prev := w.kept; prev != "" && prev != c.Run {
 		w.clean(prev)
 	}
-	w.kept = c.Run
+	w.kept, w.last = c.Run, c.res
+	// The next cycle's tags and labels name the commit: read it now, while
+	// nothing waits, rather than at the start of the next cycle.
+	if cfg, _, err := w.cfgOf(); err == nil && ctx.Err() == nil {
+		env := *w.env
+		env.Git = tag.ReadGit(ctx, cfg.Dir)
+		w.env = &env
+	}
 }
 
 // discard removes what a cycle that is not kept made: from the engine, and
-// from the nodes, so that no older image is left there.
+// from the nodes, so that no older image is left there. A cancelled or
+// superseded cycle's run folder goes too (it holds nothing worth reading),
+// so that the newest run is the last kept one, which `slipway clean`
+// after a Ctrl-C removes; a failed one keeps its logs.
 func (w *watcher) discard(c *Cycle) {
-	if c.Run != "" {
-		w.clean(c.Run)
+	if c.Run == "" {
+		return
+	}
+	if w.clean(c.Run) && (c.Superseded || c.interrupted) {
+		_ = run.Remove(w.stateDir, c.Run)
 	}
 }
 
-// clean removes one run's names; it runs even after Ctrl-C (bounded), so
-// that the watch leaves one run behind.
-func (w *watcher) clean(id string) {
+// clean removes the names run id still owns, with the engine and cluster
+// found at the start; it runs even after Ctrl-C (bounded), so that the
+// watch leaves one run behind. It reports whether that went without error.
+func (w *watcher) clean(id string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	_, err := inventory.CleanRun(ctx, inventory.CleanOptions{Run: id, StateDir: w.stateDir, Engine: w.o.Build.Engine})
+	recs, err := run.Records(w.stateDir)
+	if err == nil {
+		var cs []*kind.Cluster
+		if w.env.Cluster != nil {
+			cs = append(cs, w.env.Cluster)
+		}
+		_, err = inventory.Clean(ctx, w.env.Engine, cs, recs, id, false)
+	}
 	if err != nil {
 		w.printf("watch: cleaning run %s: %v\n", id, err)
+		return false
 	}
+	return true
 }
 
 // errorf writes a build failure's report to Options.Err.
