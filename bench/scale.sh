@@ -111,7 +111,8 @@ one() {
   log "$label (round $rep)"
   local rc=0
   env "${env[@]}" "$MEASURE" -label "$label" -out "$RESULTS" -wait-quiet "$QUIET" -wait-timeout "$QUIET_TIMEOUT" \
-    -extra "phase=$phase" -extra "method=$meth" -extra "n=$n" -extra "repeat=$rep" -- "${cmd[@]}" >"$logf" 2>&1 || rc=$?
+    -extra "phase=$phase" -extra "method=$meth" -extra "n=$n" -extra "repeat=$rep" \
+    -extra "load=$(cut -d' ' -f1 /proc/loadavg)" -- "${cmd[@]}" >"$logf" 2>&1 || rc=$?
   tail -n 1 "$logf" >&2 || true
   [[ $rc != 0 ]] && log "$label (round $rep) FAILED (exit $rc); see $logf"
   if [[ $meth != bake ]]; then

@@ -43,11 +43,12 @@ jq -rs '
             (map(.extra.built // "-" | tostring) | join("/")),
             (map(.extra.reused // "-" | tostring) | join("/")),
             (map(.exit_code | tostring) | join(",")),
-            (mean(.idle_busy_rate) | r(2) | tostring)
+            (mean(.idle_busy_rate) | r(2) | tostring),
+            (map(.extra.load // "-") | join("/"))
           ] | "| " + join(" | ") + " |")
     ) | flatten | .[]
 ' "$results" | {
-  echo "| phase | N | method | ok runs | wall s (mean) | min–max s | ms per service | vs bake | built | reused | exit codes | busy cores before |"
-  echo "|---|---:|---|---|---:|---|---:|---:|---|---|---|---:|"
+  echo "| phase | N | method | ok runs | wall s (mean) | min–max s | ms per service | vs bake | built | reused | exit codes | busy cores before | load avg (1 min) before |"
+  echo "|---|---:|---|---|---:|---|---:|---:|---|---|---|---:|---|"
   cat
 }
