@@ -265,7 +265,11 @@ func TestDockerdKilled(t *testing.T) {
 				t.Errorf("half-loaded image on %s: %s id %q (want %s), check: %s", n, img.Image, id, img.ID, check)
 			}
 		}
-		next := r.slipway(ctx, []string{"USER=dkill"}, "load", "--cluster", cluster, "big")
+		// Its own deadline: on a loaded machine the steps above can use up
+		// most of the subtest's, and a slow load is not the fault tested.
+		nctx, ncancel := context.WithTimeout(context.Background(), 4*time.Minute)
+		next := r.slipway(nctx, []string{"USER=dkill"}, "load", "--cluster", cluster, "big")
+		ncancel()
 		if next.Code != 0 {
 			failed = 1
 			t.Errorf("the next load after dockerd restarted: %s", next)

@@ -72,8 +72,11 @@ func TestNodeKilledMidStream(t *testing.T) {
 		img := b.Meta.Services["big"]
 
 		mark := fmt.Sprintf("SLIPWAY_FAULT_MARK=nodekill-%d-%d", os.Getpid(), time.Now().UnixNano())
-		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
-		cmd, _ := r.command(ctx, []string{"USER=nodekill", mark}, "load", "--cluster", cluster, "big")
+		// "Hung" means well past the stall timeout (20 s here, so the dead
+		// node is given up on soon) plus a slow machine's load of the
+		// live nodes: a shared 2-core runner at load 70 needs ~1.5 min.
+		ctx, cancel = context.WithTimeout(context.Background(), 4*time.Minute)
+		cmd, _ := r.command(ctx, []string{"USER=nodekill", mark, "SLIPWAY_NODE_STALL_TIMEOUT=20s"}, "load", "--cluster", cluster, "big")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		var so, se bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &so, &se
@@ -120,7 +123,7 @@ func TestNodeKilledMidStream(t *testing.T) {
 			continue
 		}
 		// The revived node takes the image on the next load.
-		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel = context.WithTimeout(context.Background(), 4*time.Minute)
 		again := r.slipway(ctx, []string{"USER=nodekill"}, "load", "--cluster", cluster, "big")
 		cancel()
 		t.Logf("try %d: load again took %s", try, again.Elapsed.Round(time.Millisecond))
