@@ -91,7 +91,12 @@ kc() { # CLUSTER kubectl-args...: kubectl in the control-plane node
 }
 create_cluster() { # NAME: kind create cluster (no --wait: pods wait for Ready nodes)
   CLUSTERS+=("$1")
-  kind create cluster --name "$1" --image "$P8_NODE_IMAGE" --config "$KIND_CONFIG" >>"$OUT/logs/cluster-$1.log" 2>&1
+  # A second try: kubeadm's fixed waits can give up on a loaded machine.
+  kind create cluster --name "$1" --image "$P8_NODE_IMAGE" --config "$KIND_CONFIG" >>"$OUT/logs/cluster-$1.log" 2>&1 || {
+    log "kind create cluster $1 failed, trying again"
+    kind delete cluster --name "$1" >/dev/null 2>&1 || true
+    kind create cluster --name "$1" --image "$P8_NODE_IMAGE" --config "$KIND_CONFIG" >>"$OUT/logs/cluster-$1.log" 2>&1
+  }
 }
 drop_cluster() {
   if [[ ${BENCH_KEEP_CLUSTERS:-0} != 1 ]]; then kind delete cluster --name "$1" >/dev/null 2>&1 || true; fi
