@@ -41,6 +41,8 @@ image() {
 version: 0.1
 log:
   level: warn
+  accesslog:
+    disabled: true
 storage:
   filesystem:
     rootdirectory: /var/lib/registry
@@ -79,9 +81,11 @@ start() {
   local name=$1 port=$2 ref state
   docker network inspect "$NETWORK" >/dev/null 2>&1 || die "docker network $NETWORK does not exist (create a Kind cluster first)"
   ref=$(image)
+  # reuse a running one only when it is this image, published on this port
   state=$(docker inspect -f '{{.State.Running}} {{.Config.Image}}' "$name" 2>/dev/null) || state=""
-  if [[ "$state" != "true $ref" ]]; then
-    [[ -z "$state" ]] || docker rm -f -v "$name" >/dev/null
+  state="$state $( (docker port "$name" 5000/tcp 2>/dev/null || true) | head -n1)"
+  if [[ "$state" != "true $ref 127.0.0.1:$port" ]]; then
+    docker rm -f -v "$name" >/dev/null 2>&1 || true
     docker run -d --name "$name" --network "$NETWORK" -p "127.0.0.1:$port:5000" \
       --label dev.slipway.kind-registry=1 "$ref" >/dev/null || die "starting $name failed"
   fi

@@ -72,7 +72,7 @@ func TestBuildKitPods(t *testing.T) {
 		t.Fatalf("creating namespace %s: %v\n%s", ns, err, out)
 	}
 	cfg := filepath.Join(tmp, "buildkitd.toml")
-	if err := os.WriteFile(cfg, []byte(buildkitdConfig(inCluster)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(buildkitdConfig(inCluster, host)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	builder := "slipway-pods"
@@ -107,14 +107,17 @@ func TestBuildKitPods(t *testing.T) {
 
 	// The build: the kubernetes driver is buildx's, so slipway builds
 	// through the CLI with --builder; single-platform images come back with
-	// --load and are pushed by the engine.
+	// --load and are pushed by the engine. --cache-to inline: slipway's
+	// default export with --builder --push is REGISTRY/IMAGE:buildcache,
+	// which the pods would push to localhost:PORT, their own loopback; a
+	// team registry has one name for everyone and needs no such flag.
 	meta := filepath.Join(tmp, "meta.json")
 	state := filepath.Join(tmp, "state")
 	slipEnv := append([]string{"USER=bkpods", "KIND_CLUSTER_NAME=" + cluster, "XDG_STATE_HOME=" + state,
 		"SLIPWAY_STATE_DIR=" + filepath.Join(state, "slipway")}, env...)
 	t1 := time.Now()
 	out := mustRunIn(t, ctx, dir, slipEnv, slipwayBin, "build", "--builder", builder, "--push", "--registry", host,
-		"--progress", "plain", "--metadata-file", meta)
+		"--cache-to", "type=inline", "--progress", "plain", "--metadata-file", meta)
 	took := time.Since(t1)
 	rec := readRecord(t, meta)
 	if len(rec.Services) != len(entrypoints) {
@@ -173,9 +176,12 @@ func TestBuildKitPods(t *testing.T) {
 }
 
 // buildkitdConfig is the pods' buildkitd.toml: the test registry over plain
-// HTTP, and a mirror for slipway.local, the base images' registry name,
-// which resolves nowhere.
-func buildkitdConfig(registry string) string {
+// HTTP, and it as the mirror of slipway.local (the base images' registry
+// name, which resolves nowhere) and of hostName, the host's name for it
+// (localhost:PORT, which in a pod is the pod), so the default cache import
+// (hostName/IMAGE:buildcache) is looked up where it is. Mirrors serve pulls
+// only: nothing can be pushed from a pod under the host's name.
+func buildkitdConfig(registry, hostName string) string {
 	return fmt.Sprintf(`# written by test/realkind (TestBuildKitPods)
 [worker.oci]
   enabled = true
@@ -188,10 +194,13 @@ func buildkitdConfig(registry string) string {
 [registry."slipway.local"]
   mirrors = ["%[1]s"]
 
+[registry."%[2]s"]
+  mirrors = ["%[1]s"]
+
 [registry."%[1]s"]
   http = true
   insecure = true
-`, registry)
+`, registry, hostName)
 }
 
 // builderPods lists the running pods of namespace ns (the builder's alone).
