@@ -117,6 +117,7 @@ func (t *tree) setup() error {
 	}
 	t.mu.Lock()
 	t.roots, t.files, t.cfgPath = roots, files, cfg.Path
+	t.git.base = cfg.Dir
 	t.git.load(cfg.Dir)
 	if _, err := os.Stat(filepath.Join(cfg.Dir, ".git")); err != nil {
 		t.git.loadUp(cfg.Dir)

@@ -22,8 +22,14 @@ import (
 //     matches a file of that name, a harmless over-match for a watcher;
 //   - "!" re-includes, the last match wins, within one file. A deeper
 //     .gitignore cannot re-include what a shallower one excludes.
+//
+// The watched project's own folder is never ignored as a whole: a parent
+// .gitignore that excludes it (a copy of the project under an ignored
+// out/ folder of another repository) says nothing about which of its files
+// its builds read, so such a file's patterns apply only below base.
 type gitIgnore struct {
 	dirs map[string]*patternmatcher.PatternMatcher // absolute folder -> its .gitignore
+	base string                                    // the project's folder (the config's)
 }
 
 func newGitIgnore() *gitIgnore { return &gitIgnore{dirs: map[string]*patternmatcher.PatternMatcher{}} }
@@ -108,7 +114,23 @@ func (g *gitIgnore) ignored(abs string) bool {
 		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 			continue
 		}
-		if ok, _ := pm.MatchesOrParentMatches(filepath.ToSlash(rel)); ok {
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		// skip: the leading folders of rel that are base or its parents.
+		skip := 0
+		if b, ok := under(dir, g.base); ok && g.base != "" && b != "." {
+			for i, c := range strings.Split(b, "/") {
+				if i >= len(parts) || parts[i] != c {
+					break
+				}
+				skip = i + 1
+			}
+		}
+		matched := false
+		for i := 1; i <= len(parts); i++ {
+			m, _ := pm.MatchesUsingParentResult(strings.Join(parts[:i], "/"), matched)
+			matched = m && i > skip
+		}
+		if matched {
 			return true
 		}
 	}

@@ -32,6 +32,29 @@ func TestGitPatterns(t *testing.T) {
 	}
 }
 
+// A project copied under a folder another repository ignores (bench/out/)
+// is still watched: the parent's patterns apply only below the project.
+func TestGitIgnoreOfAParentNeverHidesTheProject(t *testing.T) {
+	top := t.TempDir()
+	os.Mkdir(filepath.Join(top, ".git"), 0o755)
+	os.WriteFile(filepath.Join(top, ".gitignore"), []byte("out/\n*.log\n"), 0o644)
+	proj := filepath.Join(top, "bench", "out", "run1", "fleet")
+	os.MkdirAll(proj, 0o755)
+	g := newGitIgnore()
+	g.base = proj
+	g.loadUp(proj)
+	for rel, want := range map[string]bool{
+		"cmd/main.go": false, "a.log": true, "cmd/out/bin": true, "out/x": true,
+	} {
+		if got := g.ignored(filepath.Join(proj, rel)); got != want {
+			t.Errorf("%s: ignored=%v, want %v", rel, got, want)
+		}
+	}
+	if !g.ignored(filepath.Join(top, "out", "x")) {
+		t.Error("the parent's own out/ is no longer ignored")
+	}
+}
+
 // The watcher forwards edits to what a build can see, and nothing that
 // .dockerignore or .gitignore excludes; new folders are watched.
 func TestTreeForwardsOnlyWhatBuildsSee(t *testing.T) {
