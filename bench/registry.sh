@@ -18,7 +18,14 @@
 # Methods rotate between rounds. Each line of results.tsv: method, round,
 # wall seconds, statuses, 1-minute load average before and after.
 #
-# Knobs: BENCH_REPEAT=2, BENCH_REGISTRY_PORT=5061,
+# BENCH_REGISTRY_FLEET=waiting measures bench/run.sh's waiting fleet instead
+# (BENCH_WAIT_SERVICES services of one `RUN sleep BENCH_WAIT_SLEEP` plus 16
+# MiB of sha256sum, generated under $BENCH_OUT/gen): its builds wait rather
+# than compile, so its ratios hold on a machine other work keeps busy.
+#
+# Knobs: BENCH_REPEAT=2, BENCH_REGISTRY_PORT=5061, BENCH_REGISTRY_FLEET=fleet,
+# SLIPWAY (binary; default: built from this tree),
+# BENCH_WAIT_SERVICES=6, BENCH_WAIT_SLEEP=8,
 # BENCH_OUT=bench/out/registry-<UTC timestamp>.
 set -euo pipefail
 
@@ -32,9 +39,35 @@ OUT=${BENCH_OUT:-bench/out/registry-$STAMP}
 mkdir -p "$OUT/bin" "$OUT/logs"
 OUT=$(cd "$OUT" && pwd)
 RESULTS=$OUT/results.tsv
-FLEET_DIR=$ROOT/examples/fleet
-FLEET=$FLEET_DIR/slipway.yaml
-CACHE_CFG=$FLEET_DIR/.bench-registry-cache.yaml
+KIND=${BENCH_REGISTRY_FLEET:-fleet}
+case $KIND in
+  fleet)
+    FLEET=$ROOT/examples/fleet/slipway.yaml
+    PROJECT=fleet
+    BASES=(slipway.local/base/golang:1.26-bookworm slipway.local/base/debian:bookworm slipway.local/base/python:3-bookworm)
+    ;;
+  waiting)
+    PROJECT=benchregwait
+    BASES=(slipway.local/base/debian:bookworm)
+    gen=$OUT/gen
+    mkdir -p "$gen/docker"
+    printf 'project: %s\nservices:\n' "$PROJECT" >"$gen/slipway.yaml"
+    nonce=$(date +%s%N)
+    for i in $(seq 1 "${BENCH_WAIT_SERVICES:-6}"); do
+      cat >"$gen/docker/w$i.Dockerfile" <<EOF
+FROM slipway.local/base/debian:bookworm AS runtime
+RUN echo "w$i-$nonce: waiting like a slow download" && sleep ${BENCH_WAIT_SLEEP:-8} \\
+ && head -c 16777216 /dev/urandom | sha256sum >/w$i.sum && echo "w$i" >/w$i.txt
+EOF
+      printf '  w%s:\n    dockerfile: docker/w%s.Dockerfile\n    target: runtime\n' "$i" "$i" >>"$gen/slipway.yaml"
+    done
+    FLEET=$gen/slipway.yaml
+    ;;
+  *) echo "bench: BENCH_REGISTRY_FLEET is fleet or waiting" >&2; exit 2 ;;
+esac
+# Next to the config: contexts are relative to its folder (a root-level
+# file no fleet Dockerfile COPYs).
+CACHE_CFG=$(dirname "$FLEET")/.bench-registry-cache.yaml
 D2=/tmp/swb2-$$
 export SLIPWAY_DOCKERD2_BRIDGE=slipwayb4 SLIPWAY_DOCKERD2_CIDR=10.97.0.1/24
 
@@ -51,17 +84,21 @@ finish() {
   fi
 }
 trap finish EXIT
+trap 'exit 143' TERM INT
 
-log "building slipway"
-go build -o "$OUT/bin/slipway" ./cmd/slipway
-SLIPWAY=$OUT/bin/slipway
+SLIPWAY=${SLIPWAY:-}
+if [[ -z $SLIPWAY ]]; then
+  log "building slipway"
+  go build -o "$OUT/bin/slipway" ./cmd/slipway
+  SLIPWAY=$OUT/bin/slipway
+fi
 STATE1=$OUT/state1
 STATE2=$OUT/state2
 
 scripts/registry.sh start "$PORT" >/dev/null
 log "starting the second dockerd in $D2"
 HOST2=$(scripts/lib/dockerd2.sh start "$D2" | tail -n 1)
-for img in slipway.local/base/golang:1.26-bookworm slipway.local/base/debian:bookworm slipway.local/base/python:3-bookworm; do
+for img in "${BASES[@]}"; do
   log "copying $img into the second dockerd"
   docker save "$img" | DOCKER_HOST=$HOST2 docker load -q >/dev/null
 done
@@ -73,12 +110,12 @@ SLIPWAY_STATE_DIR=$STATE1 "$SLIPWAY" build -f "$FLEET" --no-cache --push --regis
 # The fleet's config with the registry cache as its cache_from.
 {
   cat "$FLEET"
-  printf 'cache_from: ["type=registry,ref=%s/fleet-{{.Service}}:buildcache,registry.insecure=true"]\n' "$REG"
+  printf 'cache_from: ["type=registry,ref=%s/{{.Project}}-{{.Service}}:buildcache,registry.insecure=true"]\n' "$REG"
 } >"$CACHE_CFG"
 
 forget() { # the second engine drops the fleet's images and its build cache
   local ids
-  ids=$(DOCKER_HOST=$HOST2 docker image ls -q --filter label=dev.slipway.project=fleet | sort -u)
+  ids=$(DOCKER_HOST=$HOST2 docker image ls -q --filter "label=dev.slipway.project=$PROJECT" | sort -u)
   if [[ -n $ids ]]; then
     # shellcheck disable=SC2086
     DOCKER_HOST=$HOST2 docker image rm -f $ids >/dev/null
