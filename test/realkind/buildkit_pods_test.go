@@ -119,6 +119,7 @@ func TestBuildKitPods(t *testing.T) {
 	out := mustRunIn(t, ctx, dir, slipEnv, slipwayBin, "build", "--builder", builder, "--push", "--registry", host,
 		"--cache-to", "type=inline", "--progress", "plain", "--metadata-file", meta)
 	took := time.Since(t1)
+	t.Logf("slipway's summary:\n%s", tail(out, 11))
 	rec := readRecord(t, meta)
 	if len(rec.Services) != len(entrypoints) {
 		t.Fatalf("want %d services in the metadata, have %d\n%s", len(entrypoints), len(rec.Services), tail(out, 60))
