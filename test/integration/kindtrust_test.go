@@ -215,7 +215,10 @@ func sharedLockTest(t *testing.T, mode string, args ...string) {
 	if err := startHelper(t, exe, nil, mode, 0, 10*time.Second, args...).wait(t); err != nil {
 		t.Fatalf("root: %v", err)
 	}
-	holder := startHelper(t, exe, nil, mode, 3*time.Second, 10*time.Second, args...)
+	// Root holds it long enough for the second user's process to start
+	// and give up even on a loaded machine (at load 70 a 3 s hold ended
+	// before the second process asked).
+	holder := startHelper(t, exe, nil, mode, 20*time.Second, 10*time.Second, args...)
 	select {
 	case <-holder.locked:
 	case <-time.After(30 * time.Second):
