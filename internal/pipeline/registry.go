@@ -40,11 +40,14 @@ func registryReuse(p *plan.Plan) bool {
 }
 
 // registryClient is the runner's registry, the real one unless a test set one.
+// Services look up concurrently: the client is made once.
 func (rn *runner) registryClient() registry.Client {
-	if rn.registry == nil {
-		p := rn.plan
-		rn.registry = registry.Remote{Insecure: func(host string) bool { return p.Insecure(host + "/x") }}
-	}
+	rn.registryOnce.Do(func() {
+		if rn.registry == nil {
+			p := rn.plan
+			rn.registry = registry.Remote{Insecure: func(host string) bool { return p.Insecure(host + "/x") }}
+		}
+	})
 	return rn.registry
 }
 

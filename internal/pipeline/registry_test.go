@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/slipway-dev/slipway/internal/fixture"
@@ -172,3 +173,19 @@ type reporterFunc func(progress.Event)
 
 func (f reporterFunc) Event(e progress.Event) { f(e) }
 func (reporterFunc) Close()                   {}
+
+// Services look up at once: the real client is made once, race-free.
+func TestRegistryClientConcurrent(t *testing.T) {
+	f := newFixture(t, "")
+	f.p.Registry = "localhost:5000"
+	rn := &runner{plan: f.p}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = rn.registryClient() }()
+	}
+	wg.Wait()
+	if _, ok := rn.registryClient().(registry.Remote); !ok {
+		t.Fatalf("client %T", rn.registryClient())
+	}
+}

@@ -53,7 +53,8 @@ type runner struct {
 	ownErr    error
 	// registry answers reuse across machines (registry.go); nil until
 	// first needed, a fake in unit tests.
-	registry registry.Client
+	registry     registry.Client
+	registryOnce sync.Once
 }
 
 // resolve maps a base image reference to its ID, once per run.
