@@ -13,7 +13,7 @@
 #            kind load docker-image --name CLUSTER REF
 #   watch    `slipway watch --kind=CLUSTER` of the whole fleet, running all
 #            along: the time until its cycle line appears (each cycle is one
-#            run: notification rebuilt and loaded, the 7 others re-tagged)
+#            run: notification rebuilt and loaded, the 7 others carried over)
 # The methods alternate (hand first in odd rounds, watch first in even ones).
 # Before round 1, hand builds and loads once (untimed), and the watch's first
 # cycle builds and loads everything, so both start with warm caches.
