@@ -121,6 +121,10 @@ func TestBuildKitPods(t *testing.T) {
 	took := time.Since(t1)
 	t.Logf("slipway's summary:\n%s", tail(out, 11))
 	rec := readRecord(t, meta)
+	for _, s := range rec.Services {
+		// --load put every image into the engine too.
+		t.Cleanup(func() { _, _ = command(context.Background(), repoRoot, nil, "docker", "rmi", s.Image) })
+	}
 	if len(rec.Services) != len(entrypoints) {
 		t.Fatalf("want %d services in the metadata, have %d\n%s", len(entrypoints), len(rec.Services), tail(out, 60))
 	}
