@@ -256,8 +256,11 @@ func createCommand(ctx context.Context, dir string) (func() *exec.Cmd, error) {
 		img = strings.TrimSpace(lines[len(lines)-1])
 	}
 	GinkgoWriter.Printf("real Kind cluster %s from node image %s\n", clusterName, img)
-	cfg := filepath.Join(dir, "kind.yaml")
-	if err := os.WriteFile(cfg, []byte("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n"), 0o644); err != nil {
+	// The repository's one real-cluster shape (one control plane, one
+	// worker, kubeadm waits that hold on a loaded runner); with your own
+	// Kind, any config with a worker does.
+	cfg, err := filepath.Abs(filepath.Join("..", "..", "scripts", "lib", "kind-cluster.yaml"))
+	if err != nil {
 		return nil, err
 	}
 	return func() *exec.Cmd {

@@ -111,11 +111,8 @@ func ensureCluster(ctx context.Context) (created bool, err error) {
 			return false, fmt.Errorf("deleting stale cluster %s: %v\n%s", cluster, err, out)
 		}
 	}
-	cfg := filepath.Join(os.TempDir(), "slipway-realkind-"+cluster+".yaml")
-	if err := os.WriteFile(cfg, []byte("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n"), 0o644); err != nil {
-		return false, err
-	}
-	defer os.Remove(cfg)
+	// The one cluster shape of tests, example and benchmark.
+	cfg := filepath.Join(repoRoot, "scripts", "lib", "kind-cluster.yaml")
 	t0 := time.Now()
 	// One more try: on a loaded machine kubeadm's fixed waits can give up
 	// while the API server restarts (seen at load 70: "connection refused"
