@@ -167,7 +167,9 @@ func Watch(ctx context.Context, o Options) error {
 			}
 		}
 	}()
-	return l.run(ctx)
+	err = l.run(ctx)
+	w.bg.Wait() // the last retired run is gone before the watch returns
+	return err
 }
 
 // watcher is what the loop's steps do with the real engine and nodes.
@@ -180,6 +182,8 @@ type watcher struct {
 	kept  string           // the run of the last kept cycle
 	last  *pipeline.Result // and what it made
 	outMu sync.Mutex       // report and warnings come from two goroutines
+	envMu sync.Mutex       // env is read again in the background
+	bg    sync.WaitGroup   // keep's background work, which Watch waits for
 }
 
 // cycle builds the services whose inputs changed since the last kept cycle
@@ -198,7 +202,10 @@ func (w *watcher) cycle(ctx context.Context, c *Cycle) error {
 			}
 		}
 	}
-	res, err := pipeline.BuildCycle(ctx, w.o.Build, pipeline.Cycle{Env: w.env, Hasher: c.hasher, Carry: carry})
+	w.envMu.Lock()
+	env := w.env
+	w.envMu.Unlock()
+	res, err := pipeline.BuildCycle(ctx, w.o.Build, pipeline.Cycle{Env: env, Hasher: c.hasher, Carry: carry})
 	if res != nil {
 		c.Run, c.res = res.Run, res
 		c.Refs = res.Refs()
@@ -231,17 +238,29 @@ func (w *watcher) keep(ctx context.Context, c *Cycle) {
 			w.printf("watch: #%d --exec: %v\n", c.Seq, err)
 		}
 	}
-	if prev := w.kept; prev != "" && prev != c.Run {
-		w.clean(prev)
-	}
+	prev := w.kept
 	w.kept, w.last = c.Run, c.res
-	// The next cycle's tags and labels name the commit: read it now, while
-	// nothing waits, rather than at the start of the next cycle.
-	if cfg, _, err := w.cfgOf(); err == nil && ctx.Err() == nil {
-		env := *w.env
-		env.Git = tag.ReadGit(ctx, cfg.Dir)
-		w.env = &env
-	}
+	// Retiring the older run and reading Git again take seconds on a busy
+	// machine (node listings, git status): they go on in the background,
+	// so that an edit made meanwhile starts its cycle at once. Neither
+	// touches what the next cycle builds or carries: the older run owns
+	// only names the kept one replaced, and a cycle that starts before Git
+	// is read names the commit read before.
+	w.bg.Add(1)
+	go func() {
+		defer w.bg.Done()
+		if prev != "" && prev != c.Run {
+			w.clean(prev)
+		}
+		if cfg, _, err := w.cfgOf(); err == nil && ctx.Err() == nil {
+			g := tag.ReadGit(ctx, cfg.Dir)
+			w.envMu.Lock()
+			env := *w.env
+			env.Git = g
+			w.env = &env
+			w.envMu.Unlock()
+		}
+	}()
 }
 
 // discard removes what a cycle that is not kept made: from the engine, and
@@ -266,11 +285,14 @@ func (w *watcher) clean(id string) bool {
 	defer cancel()
 	recs, err := run.Records(w.stateDir)
 	if err == nil {
+		w.envMu.Lock()
+		env := w.env
+		w.envMu.Unlock()
 		var cs []*kind.Cluster
-		if w.env.Cluster != nil {
-			cs = append(cs, w.env.Cluster)
+		if env.Cluster != nil {
+			cs = append(cs, env.Cluster)
 		}
-		_, err = inventory.Clean(ctx, w.env.Engine, cs, recs, id, false)
+		_, err = inventory.Clean(ctx, env.Engine, cs, recs, id, false)
 	}
 	if err != nil {
 		w.printf("watch: cleaning run %s: %v\n", id, err)
