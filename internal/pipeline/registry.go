@@ -170,7 +170,7 @@ func (rn *runner) cacheToDefault(s string) bool {
 // cacheSpecs are service s's cache imports and exports: --cache-from and
 // --cache-to, else the config's, else, with a registry, the default
 // (import REGISTRY/IMAGE:buildcache; with --push export to it, mode=max,
-// or inline cache on the engine's own BuildKit, which exports nothing else).
+// or inline cache where a registry export cannot work).
 func (rn *runner) cacheSpecs(s string) (from, to []engine.Cache, err error) {
 	p := rn.plan
 	cfgFrom, cfgTo, fromSet, toSet, err := p.Cfg.Cache(s)
@@ -200,7 +200,12 @@ func (rn *runner) cacheSpecs(s string) (from, to []engine.Cache, err error) {
 		cfgFrom = []config.CacheSpec{{Type: config.CacheRegistry, Attrs: map[string]string{"ref": cacheRef}}}
 	}
 	if !toSet && cacheRef != "" && p.Push && !p.PushOnly() {
-		if p.Builder == "" {
+		// Inline on the engine's own BuildKit, which exports nothing else,
+		// and on a named builder when the registry is a loopback one: the
+		// builder runs in a container or a pod whose loopback is not the
+		// host's, so a registry export fails the build, while inline cache
+		// travels in the image the engine pushes.
+		if p.Builder == "" || plan.Loopback(cacheRef) {
 			cfgTo = []config.CacheSpec{{Type: config.CacheInline}}
 		} else {
 			cfgTo = []config.CacheSpec{{Type: config.CacheRegistry, Attrs: map[string]string{"ref": cacheRef, "mode": "max"}}}

@@ -151,9 +151,16 @@ func TestCacheSpecsDefaults(t *testing.T) {
 		t.Fatalf("push on the engine's BuildKit: %v", to)
 	}
 	f.p.Builder = "fleet"
-	if _, to, _ = rn.cacheSpecs("api"); len(to) != 1 || to[0].String() != "type=registry,mode=max,ref=localhost:5000/demo-api:buildcache,registry.insecure=true" {
+	// A named builder runs in a container or pod: the host's loopback
+	// registry is not its loopback, so the cache travels inline.
+	if _, to, _ = rn.cacheSpecs("api"); len(to) != 1 || to[0].String() != "type=inline" {
+		t.Fatalf("push on a builder, loopback registry: %v", to)
+	}
+	f.p.Registry = "registry.example.com:5000"
+	if _, to, _ = rn.cacheSpecs("api"); len(to) != 1 || to[0].String() != "type=registry,mode=max,ref=registry.example.com:5000/demo-api:buildcache" {
 		t.Fatalf("push on a builder: %v", to)
 	}
+	f.p.Registry = "localhost:5000"
 	rn.o.CacheTo = []string{"type=local,dest=/tmp/c"}
 	if _, to, _ = rn.cacheSpecs("api"); len(to) != 1 || to[0].String() != "type=local,dest=/tmp/c" {
 		t.Fatalf("--cache-to: %v", to)

@@ -220,15 +220,21 @@ func (p *Plan) Insecure(ref string) bool {
 	if err != nil {
 		return false
 	}
-	host := reference.Domain(n)
-	h := host
+	return Loopback(ref) || slices.Contains(p.Cfg.InsecureRegistries, reference.Domain(n))
+}
+
+// Loopback reports whether ref's registry is on this host's loopback, which
+// a builder in a container or a pod cannot reach.
+func Loopback(ref string) bool {
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return false
+	}
+	h := reference.Domain(n)
 	if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.HasSuffix(h, "]") {
 		h = h[:i]
 	}
-	if h == "localhost" || strings.HasPrefix(h, "127.") || h == "[::1]" {
-		return true
-	}
-	return slices.Contains(p.Cfg.InsecureRegistries, host)
+	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "[::1]"
 }
 
 // checkBuilder makes sure the builder exists and can build every platform
