@@ -70,8 +70,7 @@ fi
 docker image inspect "$P8_NODE_IMAGE" >/dev/null || { echo "p8: node image $P8_NODE_IMAGE not found" >&2; exit 1; }
 echo "node_image: $P8_NODE_IMAGE" >>"$OUT/machine.txt"
 log "node image $P8_NODE_IMAGE"
-KIND_CONFIG=$OUT/gen/kind.yaml
-printf 'kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n' >"$KIND_CONFIG"
+KIND_CONFIG=$ROOT/scripts/lib/kind-cluster.yaml # one control plane, one worker
 
 CLUSTERS=()
 finish() {
