@@ -174,7 +174,7 @@ func buildSlots(o Options) (slots.Slots, error) {
 		// instead of queueing. See slots.Adaptive.
 		base := DefaultJobs()
 		local = &slots.Adaptive{Base: base, Max: max(4*runtime.NumCPU(), 8), StepMax: max(16*runtime.NumCPU(), 32),
-			Compute: max(4*runtime.NumCPU(), 8),
+			Compute:    max(4*runtime.NumCPU(), 8),
 			MinFreeMem: 2 * perBuildMem, PerBuildMem: perBuildMem}
 	}
 	if o.HostJobs <= 0 {
