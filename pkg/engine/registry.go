@@ -14,6 +14,9 @@ var pushDigestRE = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
 // Push sends ref to its registry with the engine's own credentials (its
 // login store); none pass through slipway. It returns the pushed digest.
 func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, error) {
+	if e.API != nil {
+		return e.API.apiPush(ctx, ref, log)
+	}
 	var out bytes.Buffer
 	w := NewSinks(&out, log) // a failing log must not fail the command
 	cmd := GroupCommand(ctx, e.Bin, "push", ref)
@@ -30,6 +33,9 @@ func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, e
 
 // Pull fetches ref (for platform, if set) into the engine.
 func (e *Engine) Pull(ctx context.Context, ref, platform string, log io.Writer) error {
+	if e.API != nil {
+		return e.API.apiPull(ctx, ref, platform, log)
+	}
 	args := []string{"pull"}
 	if platform != "" {
 		args = append(args, "--platform", platform)
