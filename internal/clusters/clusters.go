@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/errs"
@@ -23,6 +24,43 @@ type KindOptions struct {
 	Cluster string
 	// Nodes, if set, limits loading to these node names.
 	Nodes []string
+	// Wait, if set, lets a run start before the cluster exists (while
+	// `kind create cluster` runs beside it): builds go on, and loads wait
+	// up to Wait for the cluster to be ready (kind.Await).
+	Wait time.Duration
+}
+
+// Awaited is a cluster a run waits for: the first load to ask waits until
+// it is ready or Wait has passed, and every later one gets that answer.
+type Awaited struct {
+	Name  string
+	Nodes []string
+	Wait  time.Duration
+
+	once    sync.Once
+	cluster *kind.Cluster
+	err     error
+}
+
+// Cluster waits for the cluster, once for the run.
+func (a *Awaited) Cluster(ctx context.Context) (*kind.Cluster, error) {
+	a.once.Do(func() {
+		ctx, cancel := context.WithTimeoutCause(ctx, a.Wait,
+			fmt.Errorf("Kind cluster %q was not ready to take images within --kind-wait %s", a.Name, a.Wait))
+		defer cancel()
+		a.cluster, a.err = kind.Await(ctx, a.Name, a.Nodes)
+	})
+	return a.cluster, a.err
+}
+
+// Await is the cluster o names, to be waited for: its name must be known
+// now (given, or the only cluster present), its nodes need not exist yet.
+func Await(o KindOptions, configCluster string) (*Awaited, error) {
+	name, err := kind.Resolve(o.Cluster, configCluster)
+	if err != nil {
+		return nil, errs.Usage(err)
+	}
+	return &Awaited{Name: name, Nodes: o.Nodes, Wait: o.Wait}, nil
 }
 
 // Loaded is one image's load into a cluster.

@@ -245,8 +245,8 @@ func publishers(p *plan.Plan) publish.Interface {
 	if p.Push && !p.PushOnly() {
 		m = append(m, publish.Registry{Eng: p.Eng})
 	}
-	if p.Cluster != nil {
-		m = append(m, publish.Kind{Cluster: p.Cluster, Eng: p.Eng, FromRegistry: p.PushOnly()})
+	if p.Cluster != nil || p.AwaitCluster != nil {
+		m = append(m, publish.Kind{Cluster: p.Cluster, Await: p.AwaitCluster, Eng: p.Eng, FromRegistry: p.PushOnly()})
 	}
 	if len(m) == 0 {
 		return nil

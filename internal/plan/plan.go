@@ -59,6 +59,9 @@ type Plan struct {
 	NoCache   bool
 	Refs      map[string]Ref
 	Cluster   *kind.Cluster // where to load, if anywhere
+	// AwaitCluster is where to load when the cluster may not exist yet
+	// (--kind-wait): loads wait for it, builds do not.
+	AwaitCluster *clusters.Awaited
 	// Hasher walks and hashes build contexts once per run: the check for
 	// links out of the repository and the input digests share its walks.
 	Hasher *inputs.Hasher
@@ -186,6 +189,10 @@ func Prepare(ctx context.Context, o Input, needEngine bool) (*Plan, error) {
 	switch {
 	case o.Kind != nil && o.Env != nil && o.Env.Cluster != nil:
 		p.Cluster = o.Env.Cluster
+	case o.Kind != nil && o.Kind.Wait > 0:
+		if p.AwaitCluster, err = clusters.Await(*o.Kind, cfg.Kind.Cluster); err != nil {
+			return nil, err
+		}
 	case o.Kind != nil:
 		if p.Cluster, err = clusters.Find(ctx, *o.Kind, cfg.Kind.Cluster); err != nil {
 			return nil, err

@@ -65,7 +65,10 @@ func (r Registry) Publish(ctx context.Context, img Image, d *Delivery) error {
 // Kind loads into every node of Cluster that lacks the image.
 type Kind struct {
 	Cluster *kind.Cluster
-	Eng     engine.Client
+	// Await, when Cluster is nil, is a cluster still being created: the
+	// load waits for it.
+	Await *clusters.Awaited
+	Eng   engine.Client
 	// FromRegistry: the engine never held the image (a multi-platform
 	// build went straight to the registry), so the nodes' platform is
 	// pulled first.
@@ -85,8 +88,16 @@ func (k Kind) Publish(ctx context.Context, img Image, d *Delivery) error {
 		}
 		local.ID = im.ID
 	}
+	c := k.Cluster
+	if c == nil {
+		img.report(progress.Loading, "waiting for Kind cluster "+k.Await.Name)
+		var err error
+		if c, err = k.Await.Cluster(ctx); err != nil {
+			return fmt.Errorf("%s: %w", img.Service, err)
+		}
+	}
 	img.report(progress.Loading, "")
-	d.Kind = clusters.LoadOne(ctx, k.Cluster, k.Eng, local)
+	d.Kind = clusters.LoadOne(ctx, c, k.Eng, local)
 	if d.Kind.Err != nil {
 		return fmt.Errorf("%s: %w", img.Service, d.Kind.Err)
 	}

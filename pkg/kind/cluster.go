@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -111,3 +112,47 @@ func Find(ctx context.Context, name string, only []string) (*Cluster, error) {
 }
 
 func providerNames() []string { return slices.Sorted(maps.Keys(providers())) }
+
+// Await waits until cluster name exists and every node can take images,
+// for a run that starts building while `kind create cluster` still runs.
+// A node can take images once its containerd answers and, on a real Kind
+// node (one with kind's /kind/version), kubeadm has joined it to the
+// cluster (/etc/kubernetes/kubelet.conf): before that, kind may still
+// rewrite containerd's config and restart it under a load. The node list
+// must also be the same on two looks in a row, since kind starts the nodes'
+// containers one by one. It polls until ctx ends.
+func Await(ctx context.Context, name string, only []string) (*Cluster, error) {
+	const poll = 2 * time.Second
+	last := ""
+	for {
+		c, err := Find(ctx, name, only)
+		if err == nil {
+			names := make([]string, len(c.Nodes))
+			for i, n := range c.Nodes {
+				names[i] = n.String()
+			}
+			slices.Sort(names)
+			key := strings.Join(names, ",")
+			if key == last && nodesReady(ctx, c) {
+				return c, nil
+			}
+			last = key
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for Kind cluster %q: %w", name, context.Cause(ctx))
+		case <-time.After(poll):
+		}
+	}
+}
+
+// nodesReady reports whether every node of c can take images now.
+func nodesReady(ctx context.Context, c *Cluster) bool {
+	const script = "ctr version >/dev/null 2>&1 && { test ! -e /kind/version || test -e /etc/kubernetes/kubelet.conf; }"
+	for _, n := range c.Nodes {
+		if err := n.CommandContext(ctx, "sh", "-c", script).Run(); err != nil {
+			return false
+		}
+	}
+	return true
+}

@@ -30,7 +30,11 @@ func (p *Plain) Event(e Event) {
 		fmt.Fprintf(p.w, "[%s] %s\n", e.Service, e.Line)
 	case Building, Loading, Pushing:
 		p.start[e.Service] = e.Time
-		fmt.Fprintf(p.w, "[%s] %s %s\n", e.Service, e.State, e.Ref)
+		msg := fmt.Sprintf("[%s] %s %s", e.Service, e.State, e.Ref)
+		if e.Line != "" {
+			msg += " (" + e.Line + ")"
+		}
+		fmt.Fprintln(p.w, msg)
 	case Queued:
 	default:
 		msg := fmt.Sprintf("[%s] %s", e.Service, e.State)

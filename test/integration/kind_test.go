@@ -16,11 +16,19 @@ import (
 // with scripts/kind-nodes.sh and removes it when the test ends.
 func newCluster(t *testing.T) (name string, nodes []string) {
 	t.Helper()
+	return newClusterNamed(t, clusterName())
+}
+
+// clusterName is a name no other test's cluster has.
+func clusterName() string { return fmt.Sprintf("sw%d", time.Now().UnixNano()%1000000) }
+
+// newClusterNamed is newCluster under a name chosen beforehand.
+func newClusterNamed(t *testing.T, name string) (string, []string) {
+	t.Helper()
 	needEngine(t)
 	if _, err := exec.LookPath("kind"); err != nil {
 		t.Fatalf("the kind CLI is needed as a cross-check (run scripts/setup.sh): %v", err)
 	}
-	name = fmt.Sprintf("sw%d", time.Now().UnixNano()%1000000)
 	script := filepath.Join(repoRoot(), "scripts", "kind-nodes.sh")
 	if out, err := exec.Command(script, "create", name, "1").CombinedOutput(); err != nil {
 		t.Fatalf("creating nodes: %v\n%s", err, out)

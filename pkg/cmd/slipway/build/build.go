@@ -31,6 +31,7 @@ type flags struct {
 	keepGoing, noCache, cleanup              bool
 	report                                   bool
 	timeout                                  time.Duration
+	kindWait                                 time.Duration
 	nodes                                    []string
 	cacheFrom, cacheTo                       []string
 }
@@ -92,6 +93,7 @@ func New(s cli.Streams, g *cli.Globals) *cobra.Command {
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "BuildKit cache export for every service, as buildx takes it (type=registry,ref=REF,mode=max; repeatable; replaces the config's cache_to)")
 	fl.StringSliceVar(&f.nodes, "nodes", nil, "with --kind, only these nodes")
 	fl.BoolVar(&f.report, "report", false, "at the end, write the run's HTML timeline (see slipway report) and print its path")
+	fl.DurationVar(&f.kindWait, "kind-wait", 0, "with --kind, start building before the cluster exists (while kind create cluster runs) and let each load wait up to this long for it, e.g. 10m")
 	fl.BoolVar(&f.cleanup, "cleanup", false, "with --kind, remove each image from the local engine once it is in every node")
 	return cmd
 }
@@ -126,6 +128,13 @@ func runBuild(cmd *cobra.Command, s cli.Streams, g *cli.Globals, f *flags, out *
 		if err := notACluster(g, args); err != nil {
 			return err
 		}
+		kindOpts.Wait = f.kindWait
+	}
+	switch {
+	case f.kindWait < 0:
+		return cli.UsageErr("--kind-wait %s: must not be negative", f.kindWait)
+	case f.kindWait > 0 && kindOpts == nil:
+		return cli.UsageErr("--kind-wait needs --kind or --cluster")
 	}
 	tagv, err := cli.TagFromEnv(f.tag)
 	if err != nil {
