@@ -13,10 +13,10 @@
 #           (b) parallel `kind create cluster`; every `docker build` at once;
 #                        one `kind load docker-image` of them all; apply; wait
 #           (c) slipway  `kind create cluster` in the background while
-#                        `slipway build --no-cache` runs; each image, as its
-#                        build ends (the build's JSON progress), is loaded with
-#                        `slipway load` once the cluster exists and its
-#                        Deployment applied at once; wait
+#                        `slipway build --no-cache --cluster C --kind-wait`
+#                        runs: each image is loaded in-process as its build
+#                        ends (once the nodes are ready) and its Deployment
+#                        applied when the run says it is loaded; wait
 #           Goal: (c) ≤ 1.1x the longer of its own cluster creation and its
 #           own `slipway build` (both measured inside (c), overlapped).
 #   warm    on (c)'s cluster, a one-line change to one Go service
@@ -200,11 +200,11 @@ flow_parallel() { # REPEAT
   drop_cluster "$c"
 }
 
-# (c) slipway: the cluster and the builds at once; each image loaded as its
-# build ends (once the cluster exists) and deployed as soon as it is on the
-# nodes. `slipway build --kind` needs the cluster to exist when it starts,
-# so the loads follow the build's JSON progress instead (examples/e2e does
-# the same through the library's Reporter).
+# (c) slipway: the cluster and the builds at once. `slipway build --kind
+# --kind-wait` starts building while `kind create cluster` runs; each image
+# is loaded in-process as its build ends (once the cluster's nodes are
+# ready) and its Deployment applied as soon as the run says it is loaded
+# (the build's JSON progress).
 SLIP_CLUSTER=
 flow_slipway() { # REPEAT
   local rep=$1 c=$ID-c$1 t0 cpid line svc state ref tb meta=$OUT/gen/c-$1.meta.json ev=$OUT/logs/c-$1.events
@@ -216,29 +216,31 @@ flow_slipway() { # REPEAT
   ) &
   cpid=$!
   CLUSTERS+=("$c")
-  local lpids=()
+  local apids=()
   while IFS= read -r line; do
     printf '%s\n' "$line" >>"$ev"
     state=$(jq -r '.state // empty' <<<"$line" 2>/dev/null || true)
-    [[ $state == built || $state == reused ]] || continue
-    svc=$(jq -r .service <<<"$line") ref=$(jq -r .ref <<<"$line")
-    echo "built $svc $(since "$t0")" >>"$marks"
-    (
-      while ! grep -q '^cluster ' "$marks"; do
-        kill -0 "$cpid" 2>/dev/null || exit 1
-        sleep 0.2
-      done
-      "$SLIPWAY" load -f "$FLEET" --cluster "$c" "$ref" >>"$OUT/logs/c-$rep-load.log" 2>&1
+    case $state in
+    built | reused)
+      svc=$(jq -r .service <<<"$line")
+      echo "built $svc $(since "$t0")" >>"$marks"
+      ;;
+    loaded)
+      svc=$(jq -r .service <<<"$line") ref=$(jq -r .ref <<<"$line")
       echo "loaded $svc $(since "$t0")" >>"$marks"
-      apply "$c" "$svc" "$ref"
-      echo "applied $svc $(since "$t0")" >>"$marks"
-    ) </dev/null &
-    lpids+=($!)
-  done < <("$SLIPWAY" build -f "$FLEET" --no-cache --progress json --metadata-file "$meta" 2>&1 >>"$OUT/logs/c-$rep-build.log")
-  tb=$(since "$t0")
+      (
+        apply "$c" "$svc" "$ref"
+        echo "applied $svc $(since "$t0")" >>"$marks"
+      ) </dev/null &
+      apids+=($!)
+      ;;
+    esac
+  done < <("$SLIPWAY" build -f "$FLEET" --no-cache --cluster "$c" --kind-wait 20m --progress json \
+    --metadata-file "$meta" 2>&1 >>"$OUT/logs/c-$rep-build.log")
+  tb=$(awk '/^built /{if ($3 > m) m = $3} END {print m}' "$marks")
   wait "$cpid"
   local p
-  for p in "${lpids[@]}"; do wait "$p"; done
+  for p in "${apids[@]}"; do wait "$p"; done
   mapfile -t crefs < <(meta_refs "$meta")
   record_refs "${crefs[@]}"
   ((${#crefs[@]} == ${#SERVICES[@]})) || { echo "p8: slipway built ${#crefs[@]} images" >&2; return 1; }
