@@ -38,6 +38,7 @@
 # kubeconfig), as test/realkind does: the host needs no kubectl.
 #
 # Knobs: BENCH_REPEAT=1, BENCH_P8_SCENARIOS, BENCH_P8_WARM=3,
+# BENCH_P8_FLOWS (a subset of "old parallel slipway"; default all three),
 # P8_NODE_IMAGE (default: the last line of scripts/kind-node-image.sh),
 # BENCH_OUT=bench/out/p8-<UTC timestamp>, SLIPWAY, BENCH_KEEP_CLUSTERS=1.
 # Output: $BENCH_OUT/results.jsonl (one line per measurement), summary.md
@@ -307,6 +308,11 @@ for rep in $(seq 1 "$REPEAT"); do
   if [[ " $SCENARIOS " == *" flows "* || " $SCENARIOS " == *" warm "* ]]; then
     if ((rep % 2 == 1)); then order=(old parallel slipway); else order=(slipway parallel old); fi
     [[ " $SCENARIOS " == *" flows "* ]] || order=(slipway)
+    if [[ -n ${BENCH_P8_FLOWS:-} ]]; then # a subset, e.g. "slipway", same order
+      sel=()
+      for f in "${order[@]}"; do [[ " $BENCH_P8_FLOWS " == *" $f "* ]] && sel+=("$f"); done
+      order=("${sel[@]}")
+    fi
     for f in "${order[@]}"; do
       log "round $rep: flow $f"
       "flow_$f" "$rep"
