@@ -12,7 +12,10 @@
 # path). The daemon has its own data root, exec root, pid file, socket and
 # bridge (SLIPWAY_DOCKERD2_BRIDGE, default slipwayb2, 10.99.0.1/24). Its own
 # bridge matters: with --bridge=none dockerd deletes the host's docker0 and
-# breaks the main daemon. It touches no iptables rules for the same reason.
+# breaks the main daemon. For the same reason it runs with --iptables=false;
+# so that its containers (RUN steps that download modules) reach the
+# network, the script adds three rules of its own for the bridge — NAT out,
+# forward out, forward replies in — and removes them at stop.
 # Like setup.sh, it runs containers through scripts/lib/slipway-runc where
 # the machine lacks CAP_SYS_RESOURCE.
 set -euo pipefail
@@ -36,6 +39,29 @@ pid_of() { # FILE: the live pid in FILE, or nothing
 
 host() { echo "unix://$1/docker.sock"; }
 
+# nat RULE-ACTION: -A adds the bridge's rules (once), -D removes them.
+nat() {
+  command -v iptables >/dev/null || return 0
+  local rules=(
+    "-t nat POSTROUTING -s $BRIDGE_CIDR ! -o $BRIDGE -j MASQUERADE"
+    "FORWARD -i $BRIDGE ! -o $BRIDGE -j ACCEPT"
+    "FORWARD -o $BRIDGE -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+  ) r table chain
+  for r in "${rules[@]}"; do
+    # shellcheck disable=SC2086 # each rule is words
+    set -- $r
+    table=()
+    if [[ $1 == -t ]]; then table=(-t "$2"); shift 2; fi
+    chain=$1; shift
+    if iptables "${table[@]}" -C "$chain" "$@" 2>/dev/null; then
+      [[ $ACTION == -D ]] && iptables "${table[@]}" -D "$chain" "$@"
+    else
+      [[ $ACTION == -A ]] && iptables "${table[@]}" -I "$chain" 1 "$@"
+    fi
+  done
+  return 0
+}
+
 start() {
   local dir=$1
   mkdir -p "$dir/data" "$dir/exec"
@@ -48,6 +74,7 @@ start() {
     ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
   fi
   ip link set "$BRIDGE" up
+  ACTION=-A nat
   local args=(
     --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid"
     -H "$(host "$dir")" --bridge "$BRIDGE" --iptables=false --ip6tables=false
@@ -100,6 +127,7 @@ stop() {
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$dir"
+  ACTION=-D nat
   if ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link delete "$BRIDGE" || true
   fi
