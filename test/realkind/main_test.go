@@ -74,12 +74,22 @@ func run(m *testing.M) int {
 	if v := os.Getenv("SLIPWAY_REAL_CLUSTER"); v != "" {
 		cluster = v
 	}
-	created, err := ensureCluster(ctx)
+	// The --kind-wait build starts just before the cluster's creation (or
+	// once a Ready one is found): its loads wait for the nodes.
+	startWait := func() error {
+		var err error
+		kindWait, err = startWaitBuild(ctx, tmp)
+		return err
+	}
+	created, err := ensureCluster(ctx, startWait)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "realkind:", err)
 		return 1
 	}
 	code := m.Run()
+	if kindWait != nil {
+		<-kindWait.done // its process must not outlive the cluster it waits for
+	}
 	if created && os.Getenv("SLIPWAY_KEEP_CLUSTER") == "" {
 		if out, err := command(context.Background(), repoRoot, nil, "kind", "delete", "cluster", "--name", cluster); err != nil {
 			fmt.Fprintf(os.Stderr, "deleting cluster %s: %v\n%s", cluster, err, out)
@@ -91,7 +101,8 @@ func run(m *testing.M) int {
 // ensureCluster reuses a Ready cluster of this name made from this node
 // image, or creates one (one control plane, one worker). created says
 // whether this run made it, and so should delete it.
-func ensureCluster(ctx context.Context) (created bool, err error) {
+// before runs just before the creation, or once a Ready cluster is found.
+func ensureCluster(ctx context.Context, before func() error) (created bool, err error) {
 	out, err := command(ctx, repoRoot, nil, "kind", "get", "clusters")
 	if err != nil {
 		return false, fmt.Errorf("kind get clusters: %v\n%s", err, out)
@@ -103,7 +114,7 @@ func ensureCluster(ctx context.Context) (created bool, err error) {
 		img, _ := command(ctx, repoRoot, nil, "docker", "inspect", "-f", "{{.Config.Image}}", cluster+"-control-plane")
 		if strings.TrimSpace(img) == nodeImage {
 			if err := waitNodesReady(ctx, 3*time.Minute); err == nil {
-				return false, nil
+				return false, before()
 			}
 		}
 		// An old or broken cluster of the same name: start again.
@@ -113,6 +124,9 @@ func ensureCluster(ctx context.Context) (created bool, err error) {
 	}
 	// The one cluster shape of tests, example and benchmark.
 	cfg := filepath.Join(repoRoot, "scripts", "lib", "kind-cluster.yaml")
+	if err := before(); err != nil {
+		return false, err
+	}
 	t0 := time.Now()
 	// One more try: on a loaded machine kubeadm's fixed waits can give up
 	// while the API server restarts (seen at load 70: "connection refused"
