@@ -124,9 +124,13 @@ func providerNames() []string { return slices.Sorted(maps.Keys(providers())) }
 func Await(ctx context.Context, name string, only []string) (*Cluster, error) {
 	const poll = 2 * time.Second
 	last := ""
+	why := fmt.Errorf("no Kind cluster %q yet", name)
 	for {
 		c, err := Find(ctx, name, only)
-		if err == nil {
+		if err != nil {
+			why = err
+		} else {
+			why = fmt.Errorf("the nodes of Kind cluster %q are not ready to take images yet", name)
 			names := make([]string, len(c.Nodes))
 			for i, n := range c.Nodes {
 				names[i] = n.String()
@@ -140,7 +144,9 @@ func Await(ctx context.Context, name string, only []string) (*Cluster, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for Kind cluster %q: %w", name, context.Cause(ctx))
+			// Say what was last seen: "not there yet" reads differently from
+			// "there under two providers".
+			return nil, fmt.Errorf("waiting for Kind cluster %q: %w (last seen: %v)", name, context.Cause(ctx), why)
 		case <-time.After(poll):
 		}
 	}
