@@ -45,21 +45,24 @@ func (ep Endpoint) do(ctx context.Context, method, path string) ([]byte, error) 
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
 	if resp.StatusCode/100 != 2 {
-		var m struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(body, &m)
-		if m.Message == "" {
-			m.Message = strings.TrimSpace(string(body))
-		}
-		return nil, &apiError{Status: resp.StatusCode, Message: m.Message}
+		return nil, readAPIError(resp)
 	}
-	return body, nil
+	return io.ReadAll(resp.Body)
+}
+
+// readAPIError is a failed answer's error: the daemon's JSON message, or
+// the body as it came.
+func readAPIError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var m struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(body, &m)
+	if m.Message == "" {
+		m.Message = strings.TrimSpace(string(body))
+	}
+	return &apiError{Status: resp.StatusCode, Message: m.Message}
 }
 
 func (ep Endpoint) get(ctx context.Context, path string) ([]byte, error) {

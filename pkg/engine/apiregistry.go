@@ -83,15 +83,7 @@ func (ep Endpoint) stream(ctx context.Context, path, auth string, log io.Writer)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var m struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(body, &m)
-		if m.Message == "" {
-			m.Message = strings.TrimSpace(string(body))
-		}
-		return "", &apiError{Status: resp.StatusCode, Message: m.Message}
+		return "", readAPIError(resp)
 	}
 	dec := json.NewDecoder(resp.Body)
 	digest := ""
