@@ -68,8 +68,8 @@ func Records(stateDir string) ([]Record, error) {
 	for _, e := range fresh {
 		out = append(out, e.Record)
 	}
-	// Run IDs start with their start time, so they sort by it.
-	sort.Slice(out, func(i, j int) bool { return out[i].Run > out[j].Run })
+	// Newest first, by start time: run IDs carry it only to the second.
+	sort.Slice(out, func(i, j int) bool { return later(out[i].Started, out[i].Run, out[j].Started, out[j].Run) })
 	return out, nil
 }
 

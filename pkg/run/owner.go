@@ -18,8 +18,10 @@ type Name struct {
 	Tagged time.Time
 }
 
-// Owners maps each image name to the run that owns it: the newest run whose
-// record gives that name. A name given again by a later run (a fixed tag, a
+// Owners maps each image name to the run that owns it: the run whose record
+// gave that name last (by when it was given, to the nanosecond; run IDs only
+// break exact ties). Run IDs alone are not enough: two runs started in the
+// same second have IDs that differ only by their random part. A name given again by a later run (a fixed tag, a
 // template without .Unix) belongs to the later run from then on, so cleaning
 // the earlier one leaves it alone even when both named the same image.
 // Borrowed names (--reuse) are never owned by the run that borrowed them.
@@ -30,12 +32,12 @@ func Owners(recs []Record) map[string]Name {
 			if s.Borrowed || s.Image == "" {
 				continue
 			}
-			if cur, ok := out[s.Image]; ok && cur.Run > r.Run {
-				continue
-			}
 			n := Name{Run: r.Run, Ref: s.Image, ID: s.ID, Tagged: r.Started}
 			if s.Tagged != nil {
 				n.Tagged = *s.Tagged
+			}
+			if cur, ok := out[s.Image]; ok && later(cur.Tagged, cur.Run, n.Tagged, n.Run) {
+				continue
 			}
 			out[s.Image] = n
 		}
@@ -113,4 +115,13 @@ func PruneReservations(stateDir string, cutoff time.Time) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// later reports whether (t1, id1) comes after (t2, id2): by time first, and
+// by run ID only when the times are equal, so the order is total.
+func later(t1 time.Time, id1 string, t2 time.Time, id2 string) bool {
+	if !t1.Equal(t2) {
+		return t1.After(t2)
+	}
+	return id1 > id2
 }

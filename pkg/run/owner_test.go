@@ -111,3 +111,59 @@ func TestRecordsIndexAndCorruptRecords(t *testing.T) {
 		t.Fatalf("a corrupt index lost records: %d", len(recs))
 	}
 }
+
+// CI caught two runs started in the same second listed in the wrong order:
+// their IDs differ only by a random part. Order (and ownership) must come
+// from the times, which the records keep to the nanosecond.
+func TestSameSecondRunsOrderByTime(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 27, 14, 30, 41, 100, time.UTC)
+	t1 := t0.Add(time.Millisecond)
+	// The later run gets the smaller random part, so ID order is wrong.
+	first := Record{Run: "20261127T143041-ffffff", Started: t0, State: Done, Services: map[string]*Service{
+		"a": {Image: "x:stable", ID: "sha256:1", Tagged: &t0},
+	}}
+	second := Record{Run: "20261127T143041-000000", Started: t1, State: Done, Services: map[string]*Service{
+		"a": {Image: "x:stable", ID: "sha256:1", Tagged: &t1},
+	}}
+	for _, r := range []Record{first, second} {
+		run, err := Start(dir, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run.Close()
+	}
+	recs, err := Records(dir)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("records: %v %v", recs, err)
+	}
+	if recs[0].Run != second.Run {
+		t.Errorf("newest first: got %s then %s", recs[0].Run, recs[1].Run)
+	}
+	if o := Owners([]Record{second, first}); o["x:stable"].Run != second.Run {
+		t.Errorf("x:stable owned by %s, want the run that gave it last", o["x:stable"].Run)
+	}
+	if o := Owners([]Record{first, second}); o["x:stable"].Run != second.Run {
+		t.Errorf("x:stable owned by %s whatever the input order", o["x:stable"].Run)
+	}
+}
+
+// A name given again by a run that started earlier but tagged later (two
+// runs overlapping) belongs to the one that tagged last: it is that run's
+// image the name holds.
+func TestOwnerIsTheRunThatGaveTheNameLast(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	late := t0.Add(time.Minute)
+	early := t0.Add(30 * time.Second)
+	recs := []Record{
+		{Run: "20260101T000010-bbbbbb", Started: t0.Add(10 * time.Second), Services: map[string]*Service{
+			"a": {Image: "x:stable", ID: "sha256:b", Tagged: &early},
+		}},
+		{Run: "20260101T000000-aaaaaa", Started: t0, Services: map[string]*Service{
+			"a": {Image: "x:stable", ID: "sha256:a", Tagged: &late},
+		}},
+	}
+	if o := Owners(recs); o["x:stable"].Run != "20260101T000000-aaaaaa" || o["x:stable"].ID != "sha256:a" {
+		t.Errorf("x:stable: %+v, want the run that tagged it last", o["x:stable"])
+	}
+}

@@ -29,8 +29,10 @@ func StateDir() string {
 	return filepath.Join(os.TempDir(), "slipway-state")
 }
 
-// NewID makes a run ID that sorts by start time and is unique even for runs
-// started in the same second.
+// NewID makes a run ID that starts with the start time, to the second, and
+// is unique even for runs started in the same second. Order runs by their
+// records' Started (see later), not by ID: within a second the ID's order is
+// random.
 func NewID(now time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
