@@ -4,7 +4,8 @@
 # containerd 2.x, a kubelet), with examples/fleet: from nothing to a Ready
 # pod of every service (a Deployment each, imagePullPolicy: Never), in one
 # run on one machine. Every build is --no-cache (BuildKit runs every step;
-# base images are local), so no flow gets a head start from an earlier one.
+# base images are local), and the Go build-cache mounts are emptied before
+# each flow, so no flow gets a head start from an earlier one.
 #
 # Scenarios (BENCH_P8_SCENARIOS, default "flows warm unpack"):
 #   flows   (a) old      `kind create cluster`; `docker build` of each service
@@ -315,6 +316,9 @@ for rep in $(seq 1 "$REPEAT"); do
     fi
     for f in "${order[@]}"; do
       log "round $rep: flow $f"
+      # --no-cache does not empty RUN --mount=type=cache folders (the
+      # fleet's Go build cache): without this, later flows compile warm.
+      docker builder prune -af --filter type=exec.cachemount >/dev/null
       "flow_$f" "$rep"
     done
   fi

@@ -279,7 +279,7 @@ func (rn *runner) publish(ctx context.Context, img *Image, pub publish.Interface
 	logw := rn.deliveryLog(img)
 	defer logw.Close()
 	d := &publish.Delivery{Pushed: img.Pushed}
-	err := pub.Publish(img.timing.watchLoads(ctx), publish.Image{Service: img.Service, Ref: img.Ref, ID: img.ID, Log: logw,
+	err := pub.Publish(img.timing.watchLoads(ctx), publish.Image{Service: img.Service, Ref: img.Ref, ID: img.ID, Fresh: img.Status == run.Built, Log: logw,
 		Report: func(st progress.State, line string) {
 			img.timing.delivery(st)
 			rn.rep.Event(progress.Event{Time: time.Now(), Service: img.Service, State: st, Ref: img.Ref, Line: line})

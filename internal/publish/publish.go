@@ -18,6 +18,9 @@ import (
 // Image is one image to deliver.
 type Image struct {
 	Service, Ref, ID string
+	// Fresh: this run built it (not reused), so no node holds it yet and a
+	// load starts the engine's save without waiting for the nodes' answer.
+	Fresh bool
 	// Log receives push and pull output.
 	Log io.Writer
 	// Report, if set, is told of each step (pushing, pushed, loading, loaded).
@@ -77,7 +80,7 @@ type Kind struct {
 
 // Publish loads img into the cluster.
 func (k Kind) Publish(ctx context.Context, img Image, d *Delivery) error {
-	local := kind.Image{Ref: img.Ref, ID: img.ID}
+	local := kind.Image{Ref: img.Ref, ID: img.ID, Fresh: img.Fresh}
 	if k.FromRegistry {
 		if err := k.Eng.Pull(ctx, img.Ref, "", img.Log); err != nil {
 			return fmt.Errorf("%s: %w", img.Service, err)

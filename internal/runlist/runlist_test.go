@@ -25,11 +25,12 @@ func TestList(t *testing.T) {
 	})
 	r.Eng.Add("sha256:2", fixture.Labels("api", "20260101T000002-bbbbbb", "localhost/demo-api:two"), "localhost/demo-api:two")
 	r.Eng.Add("sha256:3", fixture.Labels("web", "20260101T000002-bbbbbb", "localhost/demo-web:two"), "localhost/demo-web:two")
-	// r3 is running: it holds its lock.
-	r.Start("20260101T000003-cccccc")
 	// r4's record says running, but nobody holds its lock: it died.
 	died := r.Start("20260101T000000-dddddd")
 	died.Close()
+	// r3 is running: it holds its lock. (Runs are ordered by their
+	// records' start times, which Start takes from the clock.)
+	r.Start("20260101T000003-cccccc")
 
 	rs, err := List(ctx, Options{StateDir: r.State, Engine: r.Eng})
 	if err != nil {

@@ -69,6 +69,38 @@ func (ep Endpoint) get(ctx context.Context, path string) ([]byte, error) {
 	return ep.do(ctx, http.MethodGet, path)
 }
 
+// apiSave is GET /images/get: the archive `docker save` writes, streamed
+// to w. It saves a CLI process per load (and a load of one changed layer
+// is short enough for that to show).
+func (ep Endpoint) apiSave(ctx context.Context, w io.Writer, refs []string) error {
+	fail := func(err error) error { return fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err) }
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/images/get?"+url.Values{"names": refs}.Encode(), nil)
+	if err != nil {
+		return fail(err)
+	}
+	resp, err := ep.HTTP().Do(req)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fail(readAPIError(resp))
+	}
+	out := &firstErrWriter{w: w}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		if out.err != nil {
+			// The reader went away (a full disk, a dead node): that is
+			// the cause, not the connection it left behind.
+			return fail(fmt.Errorf("writing the archive: %w", out.err))
+		}
+		if ctx.Err() != nil {
+			return fail(context.Cause(ctx))
+		}
+		return fail(fmt.Errorf("reading the archive: %w", err))
+	}
+	return nil
+}
+
 // apiInspect is GET /images/{ref}/json; a missing image wraps ErrNotFound.
 func (ep Endpoint) apiInspect(ctx context.Context, ref string) (*Image, error) {
 	body, err := ep.get(ctx, "/images/"+pathEscapeRef(ref)+"/json")

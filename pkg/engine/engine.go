@@ -277,11 +277,15 @@ func (e *Engine) SaveArgv(refs ...string) ([]string, error) {
 	return append(a, refs...), nil
 }
 
-// Save streams an image archive of refs to w (`docker save`), with no temp file.
+// Save streams an image archive of refs to w (`docker save`, or the API's
+// GET /images/get), with no temp file.
 func (e *Engine) Save(ctx context.Context, w io.Writer, refs ...string) error {
 	argv, err := e.SaveArgv(refs...)
 	if err != nil {
 		return err
+	}
+	if e.API != nil {
+		return e.API.apiSave(ctx, w, refs)
 	}
 	var stderr bytes.Buffer
 	out := &firstErrWriter{w: w}

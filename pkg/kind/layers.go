@@ -2,22 +2,18 @@ package kind
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path"
-	"strconv"
 	"strings"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
 
 // Layer-aware loading. containerd's `ctr images import` refuses a Docker
@@ -40,40 +36,6 @@ const (
 	// annotationImageName is containerd's name for an image in an index.
 	annotationImageName = "io.containerd.image.name"
 )
-
-// presentLayers returns, of the digests, those in the node's k8s.io content
-// store, with their sizes, in one exec.
-func presentLayers(ctx context.Context, n nodes.Node, digests []string) (map[string]int64, error) {
-	var hexes []string
-	for _, s := range digests {
-		if d, err := digest.Parse(s); err == nil && d.Algorithm() == digest.SHA256 {
-			hexes = append(hexes, d.Encoded())
-		}
-	}
-	script := "ctr --namespace=k8s.io content ls -q; echo ---; cd " + contentRoot + " && stat -c '%n %s' " + strings.Join(hexes, " ") + " 2>/dev/null; true"
-	var out bytes.Buffer
-	if err := n.CommandContext(ctx, "sh", "-c", script).SetStdout(&out).Run(); err != nil {
-		return nil, fmt.Errorf("listing content: %w", runErr(err))
-	}
-	listed, sizes, _ := strings.Cut(out.String(), "---\n")
-	inNS := map[string]bool{}
-	for _, d := range strings.Fields(listed) {
-		inNS[d] = true
-	}
-	have := map[string]int64{}
-	sc := bufio.NewScanner(strings.NewReader(sizes))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		size, err := strconv.ParseInt(f[1], 10, 64)
-		if d := digest.NewDigestFromEncoded(digest.SHA256, f[0]); err == nil && inNS[d.String()] {
-			have[d.String()] = size
-		}
-	}
-	return have, nil
-}
 
 // sha256Named is the digest that a blob's file name (its hex part) gives,
 // or "" when that is not a valid sha256 digest.

@@ -3,7 +3,6 @@ package kind
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pelletier/go-toml"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 )
 
@@ -34,6 +32,10 @@ type Image struct {
 	ID  string // the engine's image ID (config digest), as containerd reports it too
 	// Layers are its diff IDs; with them, layers the nodes hold are not sent.
 	Layers []string
+	// Fresh: built just now, so the nodes almost surely lack it. When every
+	// image of a load is fresh, the engine's save starts at once, alongside
+	// the look at the nodes (see earlySave).
+	Fresh bool
 }
 
 // Saver streams an image archive of ref: the engine's `save`.
@@ -71,9 +73,28 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 		out[img.Ref] = map[string]Action{}
 	}
 	var mu sync.Mutex
-	done := map[string]map[string]Action{}   // node -> ref -> action, until verified
-	needs := map[string][]nodes.Node{}       // image ref -> nodes lacking it
-	before := map[string]map[string]string{} // node -> ref -> image ID before the load
+	done := map[string]map[string]Action{}    // node -> ref -> action, until verified
+	needs := map[string][]nodes.Node{}        // image ref -> nodes lacking it
+	before := map[string]map[string]string{}  // node -> ref -> image ID before the load
+	looks := map[string]nodeLook{}            // node -> its first look
+	after := map[string]map[string][]string{} // node -> its image list right after its last import
+	var early *earlySave
+	if !slices.ContainsFunc(imgs, func(img Image) bool { return !img.Fresh }) && len(imgs) > 0 {
+		refs := make([]string, len(imgs))
+		for i, img := range imgs {
+			refs[i] = img.Ref
+		}
+		early = startEarly(ctx, s, refs)
+		defer early.stop()
+	}
+	var layers []string
+	for _, img := range imgs {
+		for _, l := range img.Layers {
+			if !slices.Contains(layers, l) {
+				layers = append(layers, l)
+			}
+		}
+	}
 	var errs []error
 	if observe := statsObserver(ctx); observe != nil {
 		tl, start := newTally(), time.Now()
@@ -92,11 +113,12 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 		failed[n.String()] = true
 	}
 	_ = forEach(c.Nodes, func(n nodes.Node) error {
-		have, err := nodeImages(ctx, n)
+		l, err := look(ctx, n, layers)
 		if err != nil {
 			fail(n, &NodeError{Node: n.String(), Image: refsOf(imgs), Err: err})
 			return nil
 		}
+		have := l.images
 		names := map[string]string{}
 		for id, tags := range have {
 			for _, t := range tags {
@@ -119,6 +141,7 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 		}
 		mu.Lock()
 		before[n.String()] = names
+		looks[n.String()] = l
 		for _, ref := range lacking {
 			needs[ref] = append(needs[ref], n)
 		}
@@ -156,7 +179,7 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 	}
 	for _, key := range slices.Sorted(maps.Keys(groups)) {
 		group, ns := groups[key], groupNodes[key]
-		nodeErrs, err := loadGroup(ctx, c, s, ns, group, before)
+		nodeErrs, lists, err := loadGroup(ctx, c, s, ns, group, before, looks, early)
 		if err != nil {
 			for _, n := range ns {
 				failed[n.String()] = true
@@ -170,6 +193,7 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 				errs = append(errs, nodeErrs[i])
 				continue
 			}
+			after[n.String()] = lists[i]
 			for _, img := range group {
 				if done[n.String()] == nil {
 					done[n.String()] = map[string]Action{}
@@ -198,7 +222,10 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 		// Where every image was present, nothing changed on the node since
 		// the listing that found them: that listing is the final one.
 		if changed {
-			if err := verifySettled(ctx, n, want); err != nil {
+			mu.Lock()
+			first := after[n.String()]
+			mu.Unlock()
+			if err := verifySettled(ctx, n, want, first); err != nil {
 				fail(n, &NodeError{Node: n.String(), Image: refsOf(want), Err: err})
 				return nil
 			}
@@ -215,34 +242,46 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 }
 
 // loadGroup streams group into ns. err is a failure before any stream
-// started (a lock, a cancel); nodeErrs[i] is node i's own failure.
-func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group []Image, before map[string]map[string]string) (nodeErrs []error, err error) {
+// started (a lock, a cancel); nodeErrs[i] is node i's own failure and
+// lists[i] its image list right after the import (nil if not read). early,
+// if it saves exactly group, is the first stream's source.
+func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group []Image, before map[string]map[string]string, looks map[string]nodeLook, early *earlySave) (nodeErrs []error, lists []map[string][]string, err error) {
 	unlock, err := lockNodes(ctx, c.Provider, ns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unlock()
 	refs := make([]string, len(group))
 	var layers []string
+	snaps := make([]string, len(ns))
 	for i, img := range group {
 		refs[i] = img.Ref
 		layers = append(layers, img.Layers...)
 	}
+	for i, n := range ns {
+		snaps[i] = looks[n.String()].snapshotter
+	}
 	save := func(ctx context.Context, w io.Writer) error { return s.Save(ctx, w, refs...) }
-	present, err := presentEverywhere(ctx, ns, layers)
-	if err != nil || len(present) == 0 {
-		return stream(ctx, ns, save, group, before), nil
+	first := save
+	if w := early.take(refs); w != nil {
+		first = w
+	}
+	present := presentEverywhere(ns, layers, looks)
+	if len(present) == 0 {
+		nodeErrs, lists = stream(ctx, ns, snaps, first, group, before)
+		return nodeErrs, lists, nil
 	}
 	filtered := func(ctx context.Context, w io.Writer) error {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(save(ctx, pw)) }()
+		go func() { pw.CloseWithError(first(ctx, pw)) }()
 		err := filterArchive(pr, w, present)
 		pr.CloseWithError(err)
 		return err
 	}
-	nodeErrs = stream(ctx, ns, filtered, group, before)
+	nodeErrs, lists = stream(ctx, ns, snaps, filtered, group, before)
 	if slices.ContainsFunc(nodeErrs, func(err error) bool { return errors.Is(err, errGuess) }) {
-		return stream(ctx, ns, save, group, before), nil
+		nodeErrs, lists = stream(ctx, ns, snaps, save, group, before)
+		return nodeErrs, lists, nil
 	}
 	if tl := tallyFrom(ctx); tl != nil {
 		var skipped int64
@@ -255,31 +294,30 @@ func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group 
 			}
 		}
 	}
-	return nodeErrs, nil
+	return nodeErrs, lists, nil
 }
 
-// presentEverywhere is the subset of layers that every node holds.
-func presentEverywhere(ctx context.Context, ns []nodes.Node, layers []string) (map[string]int64, error) {
-	if len(layers) == 0 {
-		return nil, nil
+// presentEverywhere is the subset of layers that every node of ns held at
+// its look (none if any node's look could not tell).
+func presentEverywhere(ns []nodes.Node, layers []string, looks map[string]nodeLook) map[string]int64 {
+	if len(layers) == 0 || len(ns) == 0 {
+		return nil
 	}
-	var all map[string]int64
-	for _, n := range ns {
-		have, err := presentLayers(ctx, n, layers)
-		if err != nil {
-			return nil, err
+	all := map[string]int64{}
+	for _, d := range layers {
+		if size, ok := looks[ns[0].String()].layers[d]; ok {
+			all[d] = size
 		}
-		if all == nil {
-			all = have
-			continue
-		}
+	}
+	for _, n := range ns[1:] {
+		have := looks[n.String()].layers
 		for d, size := range all {
-			if have[d] != size {
+			if got, ok := have[d]; !ok || got != size {
 				delete(all, d)
 			}
 		}
 	}
-	return all, nil
+	return all
 }
 
 // nodeImages maps each image ID on the node to its names, in one exec.
@@ -288,20 +326,7 @@ func nodeImages(ctx context.Context, n nodes.Node) (map[string][]string, error) 
 	if err := n.CommandContext(ctx, "crictl", "images", "-o", "json").SetStdout(&stdout).SetStderr(&stderr).Run(); err != nil {
 		return nil, fmt.Errorf("asking containerd for its images: %w %s", runErr(err), strings.TrimSpace(stderr.String()))
 	}
-	var v struct {
-		Images []struct {
-			ID       string   `json:"id"`
-			RepoTags []string `json:"repoTags"`
-		} `json:"images"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
-		return nil, fmt.Errorf("reading crictl images: %w", err)
-	}
-	m := map[string][]string{}
-	for _, im := range v.Images {
-		m[im.ID] = append(m[im.ID], im.RepoTags...)
-	}
-	return m, nil
+	return parseImages(stdout.Bytes())
 }
 
 // retagAll gives existing content new names, in one exec.
@@ -347,20 +372,19 @@ var VerifyDelays = []time.Duration{100 * time.Millisecond, 200 * time.Millisecon
 	800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond}
 
 // verifySettled checks, one listing per look, that the node lists every
-// image under its name with its ID, looking again a few times.
-func verifySettled(ctx context.Context, n nodes.Node, imgs []Image) error {
-	var missing []string
+// image under its name with its ID, looking again a few times. first, if
+// not nil, is a listing taken right after the import, in the import's own
+// exec: when the CRI was already up to date it saves a round.
+func verifySettled(ctx context.Context, n nodes.Node, imgs []Image, first map[string][]string) error {
+	if first != nil && len(lacking(first, imgs)) == 0 {
+		return nil
+	}
 	for i := 0; ; i++ {
 		have, err := nodeImages(ctx, n)
 		if err != nil {
 			return fmt.Errorf("final check: %w", err)
 		}
-		missing = missing[:0]
-		for _, img := range imgs {
-			if !slices.Contains(have[img.ID], img.Ref) {
-				missing = append(missing, img.Ref+" ("+shortID(img.ID)+")")
-			}
-		}
+		missing := lacking(have, imgs)
 		if len(missing) == 0 {
 			return nil
 		}
@@ -373,6 +397,18 @@ func verifySettled(ctx context.Context, n nodes.Node, imgs []Image) error {
 		case <-time.After(VerifyDelays[i]):
 		}
 	}
+}
+
+// lacking lists the images that have (image ID -> names) does not give
+// under their names.
+func lacking(have map[string][]string, imgs []Image) []string {
+	var missing []string
+	for _, img := range imgs {
+		if !slices.Contains(have[img.ID], img.Ref) {
+			missing = append(missing, img.Ref+" ("+shortID(img.ID)+")")
+		}
+	}
+	return missing
 }
 
 func sum(ds []time.Duration) time.Duration {
@@ -399,7 +435,8 @@ func ImportArchive(ctx context.Context, c *Cluster, write func(context.Context, 
 		return err
 	}
 	defer unlock()
-	return errors.Join(stream(ctx, c.Nodes, write, nil, nil)...)
+	errs, _ := stream(ctx, c.Nodes, nil, write, nil, nil)
+	return errors.Join(errs...)
 }
 
 // StallTimeout is how long a node may accept no bytes of a stream that is
@@ -423,13 +460,16 @@ var ErrStalled = errors.New("the node stopped reading the image stream")
 // import of imgs, a name is removed from a node only where it now names
 // one of imgs and named nothing before the load (before: node -> ref ->
 // ID), so a fixed tag (":dev") a failed load was to replace keeps its old
-// image.
-func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io.Writer) error, imgs []Image, before map[string]map[string]string) []error {
+// image. snaps[i] is node i's snapshotter if a look found it ("" or a nil
+// snaps: ask). lists[i] is node i's image list read right after its import
+// (nil if not read).
+func stream(ctx context.Context, ns []nodes.Node, snaps []string, write func(context.Context, io.Writer) error, imgs []Image, before map[string]map[string]string) (errs []error, lists []map[string][]string) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stall := stallTimeout()
 	watched := make([]*watchedPipe, len(ns))
 	results := make([]chan error, len(ns))
+	lists = make([]map[string][]string, len(ns))
 	for i, n := range ns {
 		nctx, ncancel := context.WithCancelCause(ctx)
 		defer ncancel(nil)
@@ -438,14 +478,19 @@ func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io
 		wp.lastRead.Store(time.Now().UnixNano())
 		watched[i], results[i] = wp, make(chan error, 1)
 		go wp.watch(nctx, stall)
-		go func(n nodes.Node, res chan<- error) {
-			err := importArchive(nctx, n, &progressReader{r: pr, last: &wp.lastRead, count: &wp.read})
+		snap := ""
+		if i < len(snaps) {
+			snap = snaps[i]
+		}
+		go func(i int, n nodes.Node, res chan<- error) {
+			list, err := importArchive(nctx, n, snap, &progressReader{r: pr, last: &wp.lastRead, count: &wp.read})
+			lists[i] = list
 			if cause := context.Cause(nctx); errors.Is(cause, ErrStalled) {
 				err = cause
 			}
 			pr.CloseWithError(errImportEnded) // unblock the fan-out if import stopped reading
 			res <- err
-		}(n, results[i])
+		}(i, n, results[i])
 	}
 	fan := &fanout{ws: make([]io.Writer, len(watched))}
 	for i, p := range watched {
@@ -459,7 +504,7 @@ func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io
 	for _, img := range imgs {
 		ids[img.ID] = true
 	}
-	errs := make([]error, len(ns))
+	errs = make([]error, len(ns))
 	for i, n := range ns {
 		err := <-results[i]
 		tallyFrom(ctx).add(n.String(), watched[i].read.Load(), 0)
@@ -481,7 +526,7 @@ func stream(ctx context.Context, ns []nodes.Node, write func(context.Context, io
 		}
 		errs[i] = &NodeError{Node: n.String(), Image: orArchive(refsOf(imgs)), Err: err}
 	}
-	return errs
+	return errs, lists
 }
 
 // removeBrought removes, after a failed import, the names of imgs that now
@@ -572,20 +617,33 @@ func (p *progressReader) Read(b []byte) (int, error) {
 var errImportEnded = errors.New("import ended")
 
 // importArchive ingests an archive into the node's containerd, unpacking
-// it for the snapshotter the CRI uses, or with UnpackOnFirstUse (WithUnpack)
-// leaving that to the first container start; see unpack.go.
-func importArchive(ctx context.Context, n nodes.Node, r io.Reader) error {
-	snap, err := snapshotter(ctx, n)
-	if err != nil {
-		return err
+// it for the snapshotter the CRI uses (snap; "" asks the node), or with
+// UnpackOnFirstUse (WithUnpack) leaving that to the first container start;
+// see unpack.go. In the same exec it then lists the node's images (nil if
+// that listing failed), for the final check.
+func importArchive(ctx context.Context, n nodes.Node, snap string, r io.Reader) (map[string][]string, error) {
+	if snap == "" {
+		var err error
+		if snap, err = snapshotter(ctx, n); err != nil {
+			return nil, err
+		}
 	}
-	var stderr bytes.Buffer
-	err = n.CommandContext(ctx, "ctr", importArgs(unpackMode(ctx), snap)...).
-		SetStdin(r).SetStderr(&stderr).Run()
-	if err != nil {
-		return fmt.Errorf("ctr images import: %w: %s", runErr(err), strings.TrimSpace(stderr.String()))
+	argv := []string{"ctr"}
+	for _, a := range importArgs(unpackMode(ctx), snap) {
+		argv = append(argv, shellQuote(a))
 	}
-	return nil
+	var stdout, stderr bytes.Buffer
+	err := n.CommandContext(ctx, "sh", "-c", script(strings.Join(argv, " ")+" >/dev/null", listImages)).
+		SetStdin(r).SetStdout(&stdout).SetStderr(&stderr).Run()
+	if err != nil {
+		return nil, fmt.Errorf("ctr images import: %w: %s", runErr(err), strings.TrimSpace(stderr.String()))
+	}
+	if ps := parts(stdout.Bytes()); len(ps) == 2 {
+		if list, err := parseImages([]byte(ps[1])); err == nil {
+			return list, nil
+		}
+	}
+	return nil, nil
 }
 
 // snapshotter reads the node's containerd config, as kind does, so the
@@ -595,19 +653,7 @@ func snapshotter(ctx context.Context, n nodes.Node) (string, error) {
 	if err := n.CommandContext(ctx, "containerd", "config", "dump").SetStdout(&out).Run(); err != nil {
 		return "", fmt.Errorf("reading containerd config: %w", runErr(err))
 	}
-	t, err := toml.LoadBytes(out.Bytes())
-	if err != nil {
-		return "", fmt.Errorf("reading containerd config: %w", err)
-	}
-	for _, path := range [][]string{
-		{"plugins", "io.containerd.grpc.v1.cri", "containerd", "snapshotter"},
-		{"plugins", "io.containerd.cri.v1.images", "snapshotter"},
-	} {
-		if s, ok := t.GetPath(path).(string); ok && s != "" {
-			return s, nil
-		}
-	}
-	return "overlayfs", nil
+	return parseSnapshotter(out.Bytes())
 }
 
 // fanout writes to every writer; one that fails is dropped so the others

@@ -84,9 +84,28 @@ func (c *fakeCmd) SetStderr(w io.Writer) kindexec.Cmd { c.stderr = w; return c }
 
 var tagLine = regexp.MustCompile(`images tag --force '([^']*)' '([^']*)'`)
 
+// scriptPart is one command of a script (look.go): its text and whether it
+// may fail.
+var scriptPart = regexp.MustCompile(`\{ (.*?); \} \|\| (exit \$\?|true); echo ` + partSep)
+
 func (c *fakeCmd) Run() error {
 	n := c.n
 	line := strings.Join(c.argv, " ")
+	if len(c.argv) == 3 && c.argv[0] == "sh" && strings.Contains(c.argv[2], partSep) {
+		// A script of several commands: each runs as its own command.
+		for _, m := range scriptPart.FindAllStringSubmatch(c.argv[2], -1) {
+			sub := &fakeCmd{ctx: c.ctx, n: n, argv: []string{strings.ReplaceAll(m[1], "'", "")}, stdin: c.stdin, stdout: c.stdout, stderr: c.stderr}
+			if sub.stdout == nil {
+				sub.stdout = io.Discard
+			}
+			if err := sub.Run(); err != nil && m[2] != "true" {
+				return err
+			}
+			fmt.Fprintln(sub.stdout, partSep)
+		}
+		return nil
+	}
+	line = strings.TrimSuffix(line, " >/dev/null")
 	n.mu.Lock()
 	n.log = append(n.log, line)
 	n.mu.Unlock()

@@ -7,7 +7,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY internal/ internal/
 COPY cmd/aianalysis/ cmd/aianalysis/
-RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags "-s -w -X example.com/fleet/internal/version.Version=$VERSION" \
     -o /out/aianalysis ./cmd/aianalysis
 
