@@ -82,7 +82,7 @@ hand_loop() { # TAG: build the one service and load it, as a user would by hand
 # go_step LOG: the seconds of the `go build` RUN step in a plain BuildKit log.
 go_step() {
   local n
-  n=$(grep -m1 -o '^#[0-9]* \[builder [0-9]*/[0-9]*\] RUN CGO_ENABLED' "$1" | cut -d' ' -f1) || true
+  n=$(grep -m1 -oE '^#[0-9]* \[builder [0-9]*/[0-9]*\] RUN (--mount=[^ ]* +)*CGO_ENABLED' "$1" | cut -d' ' -f1) || true
   [[ -n $n ]] && grep -o "^$n DONE [0-9.]*s" "$1" | tail -n1 | sed 's/.* \([0-9.]*\)s/\1/'
 }
 # watch_split RUNID TOOK: where the cycle's time went, from its run record
@@ -102,7 +102,7 @@ watch_split() {
     (.ended | t) as $fin | ($fin - $took) as $first | (.started | t) as $start
     | .services.notification as $n
     | ($n.timing.build.start | t) as $bs | ($n.timing.build.end | t) as $be
-    | ([$n.timing.steps[]? | select(.name | test("RUN CGO_ENABLED")) | ((.span.end | t) - (.span.start | t))] | first // 0) as $go
+    | ([$n.timing.steps[]? | select(.name | test("RUN (--mount=[^ ]* +)*CGO_ENABLED")) | ((.span.end | t) - (.span.start | t))] | first // 0) as $go
     | ([$n.kind.loads[]?.span.end | t] | max // $be) as $le
     | def r: . * 100 | round / 100;
     "pre=\($start - $first | r) setup=\($bs - $start | r) build=\($be - $bs | r) go=\($go | r) load=\($le - $be | r) tail=\($fin - $le | r)"' "$rec"

@@ -108,3 +108,28 @@ func countLines(n *fakeNode, cmd string) int {
 	defer n.mu.Unlock()
 	return len(slices.DeleteFunc(slices.Clone(n.log), func(l string) bool { return !strings.HasPrefix(l, cmd) }))
 }
+
+// A node's snapshotter is read from its config once per boot of the node:
+// the look after that sends the remembered mark and gets only the mark
+// back; a node made again (another mark) is asked again.
+func TestSnapshotterRememberedPerNodeBoot(t *testing.T) {
+	n := newFakeNode("snap-node", nil)
+	snapshotters.Delete(n.String())
+	t.Cleanup(func() { snapshotters.Delete(n.String()) })
+	if s := snapshotterScript(n); !strings.Contains(s, "= '' ] || "+dumpConfig) {
+		t.Fatalf("first look does not ask for the config: %s", s)
+	}
+	cfg := "[plugins]\n  [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n    snapshotter = \"native\"\n"
+	if got := parseSnapshotterPart(n, "111\n"+cfg); got != "native" {
+		t.Fatalf("snapshotter %q, want native", got)
+	}
+	if s := snapshotterScript(n); !strings.Contains(s, "= '111' ] || ") {
+		t.Fatalf("the mark is not sent: %s", s)
+	}
+	if got := parseSnapshotterPart(n, "111\n"); got != "native" {
+		t.Errorf("same boot: %q, want the remembered native", got)
+	}
+	if got := parseSnapshotterPart(n, "222\n"); got != "" {
+		t.Errorf("a node made again without its config: %q, want unknown", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/pelletier/go-toml"
@@ -56,14 +57,51 @@ type nodeLook struct {
 const (
 	listImages = "crictl images -o json"
 	dumpConfig = "containerd config dump"
+	// bootMark is the start time of the node's PID 1 (in clock ticks since
+	// the host booted): a node container made again under the same name
+	// gives another. The sed keeps what follows the command name, which
+	// may hold spaces.
+	bootMark = "sed 's/.*) //' /proc/1/stat | cut -d' ' -f20"
 )
+
+// snapshotters remembers each node's snapshotter for its boot mark:
+// `containerd config dump` is the costliest part of a look (it loads every
+// plugin's config), and a node's answer only changes when it is made again.
+// node name -> snapshotterSeen.
+var snapshotters sync.Map
+
+type snapshotterSeen struct{ mark, snapshotter string }
+
+// snapshotterScript prints the node's boot mark and, unless it is the one
+// a snapshotter was remembered for, the containerd config.
+func snapshotterScript(n nodes.Node) string {
+	known := ""
+	if v, ok := snapshotters.Load(n.String()); ok {
+		known = v.(snapshotterSeen).mark
+	}
+	return "m=$(" + bootMark + "); echo \"$m\"; [ \"$m\" = " + shellQuote(known) + " ] || " + dumpConfig
+}
+
+// parseSnapshotterPart reads snapshotterScript's answer.
+func parseSnapshotterPart(n nodes.Node, out string) string {
+	mark, config, _ := strings.Cut(out, "\n")
+	if v, ok := snapshotters.Load(n.String()); ok && mark != "" && v.(snapshotterSeen).mark == mark {
+		return v.(snapshotterSeen).snapshotter
+	}
+	snap, err := parseSnapshotter([]byte(config))
+	if err != nil || mark == "" || strings.TrimSpace(config) == "" {
+		return "" // the import asks again
+	}
+	snapshotters.Store(n.String(), snapshotterSeen{mark: mark, snapshotter: snap})
+	return snap
+}
 
 // look asks a node, in one exec, for its images, which of layers its content
 // store holds, and its snapshotter. Only the image list must answer; a
 // failed layer or config part leaves that field empty (nothing is skipped;
 // the import asks for the snapshotter itself).
 func look(ctx context.Context, n nodes.Node, layers []string) (nodeLook, error) {
-	cmds := []string{dumpConfig}
+	cmds := []string{snapshotterScript(n)}
 	if len(layers) > 0 {
 		cmds = append(cmds, layerScript(layers))
 	}
@@ -81,7 +119,7 @@ func look(ctx context.Context, n nodes.Node, layers []string) (nodeLook, error) 
 	}
 	l := nodeLook{images: images}
 	if len(ps) > 1 {
-		l.snapshotter, _ = parseSnapshotter([]byte(ps[1]))
+		l.snapshotter = parseSnapshotterPart(n, ps[1])
 	}
 	if len(ps) > 2 {
 		l.layers = parseLayers(ps[2])

@@ -3,6 +3,9 @@
 // (for finding where a one-layer load's time goes; issue 14).
 //
 //	loadtrace CLUSTER REF...
+//
+// FRESH=1 marks the images just built (the save starts with the look);
+// EACH=1 loads them one after another in this one process (as a watch).
 package main
 
 import (
@@ -87,7 +90,16 @@ func main() {
 		}
 		imgs = append(imgs, kind.Image{Ref: ref, ID: ii.ID, Layers: ii.Layers, Fresh: os.Getenv("FRESH") != ""})
 	}
-	start = time.Now()
-	acts, err := kind.LoadAll(ctx, c, saver{e}, imgs)
-	logf("done %v %v", acts, err)
+	if os.Getenv("EACH") == "" {
+		start = time.Now()
+		acts, err := kind.LoadAll(ctx, c, saver{e}, imgs)
+		logf("done %v %v", acts, err)
+		return
+	}
+	// One load after another in this process, as a watch makes them.
+	for _, img := range imgs {
+		start = time.Now()
+		acts, err := kind.LoadAll(ctx, c, saver{e}, []kind.Image{img})
+		logf("done %v %v", acts, err)
+	}
 }
