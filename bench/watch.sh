@@ -47,6 +47,8 @@ export SLIPWAY_STATE_DIR=$OUT/state
 DF=docker/notification.Dockerfile TARGET=runtime
 grep -A2 '^  notification:' "$FLEETDIR/slipway.yaml" | grep -q "dockerfile: $DF" || { echo "bench: slipway.yaml no longer builds notification from $DF" >&2; exit 1; }
 
+# The word carries the run's ID: a word an earlier run used would give a
+# source BuildKit has cached, and that round would compile nothing.
 edit() { # DIR WORD: a new string in DIR's notification main.go
   local f=$1/cmd/notification/main.go
   sed -i "s/channels := \[\]string{\"email\", \"slack\"[^}]*}/channels := []string{\"email\", \"slack\", \"bench-$2\"}/" "$f"
@@ -138,13 +140,13 @@ for rep in $(seq 1 "$REPEAT"); do
     case $meth in
       hand)
         record_refs "$HANDREF:r$rep"
-        mrun change "$meth" "$rep" -- bash -c "edit $HANDDIR hand-$rep && $(hand_loop "r$rep")"
+        mrun change "$meth" "$rep" -- bash -c "edit $HANDDIR $ID-hand-$rep && $(hand_loop "r$rep")"
         hlog=$OUT/logs/change-hand-$rep.log
         annotate change hand "$rep" split "$(sed -n 's/^bench-split build=\([0-9.]*\),\([0-9.]*\) load=\([0-9.]*\),\([0-9.]*\)$/build=\1 \2 load=\3 \4/p' "$hlog" | awk '{split($1,a,"="); split($3,b,"="); printf "build=%.2f load=%.2f", $2-a[2], $4-b[2]}') go=$(go_step "$hlog")"
         ;;
       watch)
         cycle=$((cycle + 1))
-        mrun change "$meth" "$rep" -- bash -c "edit $FLEETDIR watch-$rep && wait_cycle $cycle"
+        mrun change "$meth" "$rep" -- bash -c "edit $FLEETDIR $ID-watch-$rep && wait_cycle $cycle"
         line=$(grep "^#$cycle " "$WOUT")
         log "watch: $line"
         annotate change watch "$rep" line "$line"
