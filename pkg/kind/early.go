@@ -37,13 +37,18 @@ func startEarly(ctx context.Context, s Saver, refs []string) *earlySave {
 	return e
 }
 
+// matches reports whether e saves exactly refs.
+func (e *earlySave) matches(refs []string) bool {
+	return e != nil && slices.Equal(e.refs, slices.Sorted(slices.Values(refs)))
+}
+
 var errNotTaken = errors.New("early save not needed")
 
 // take returns a writer of the early save if it saves exactly refs and was
 // not taken before; otherwise nil. The writer copies the save's stream to
 // w and returns the save's error.
 func (e *earlySave) take(refs []string) func(context.Context, io.Writer) error {
-	if e == nil || !slices.Equal(e.refs, slices.Sorted(slices.Values(refs))) {
+	if !e.matches(refs) {
 		return nil
 	}
 	e.mu.Lock()
@@ -79,7 +84,7 @@ func (e *earlySave) stop() {
 	e.taken = true
 	e.mu.Unlock()
 	if taken {
-		return // its writer waited for it
+		return // its writer waits for it, or ends it when its reader goes
 	}
 	e.cancel()
 	e.pr.CloseWithError(errNotTaken)

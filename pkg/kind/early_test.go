@@ -133,3 +133,45 @@ func TestSnapshotterRememberedPerNodeBoot(t *testing.T) {
 		t.Errorf("a node made again without its config: %q, want unknown", got)
 	}
 }
+
+// When the nodes need different sets of the fresh images, no stream takes
+// the early save of all of them: it is cancelled at once, and each set is
+// saved on its own.
+func TestEarlySaveCancelledWhenNodesNeedDifferentSets(t *testing.T) {
+	fastVerify(t)
+	a1 := Image{Ref: "a:1", ID: "sha256:a1", Fresh: true}
+	b1 := Image{Ref: "b:1", ID: "sha256:b1", Fresh: true}
+	x := newFakeNode("x", map[string]string{"a:old": "sha256:a1"}) // has a1's content: re-tag
+	y := newFakeNode("y", map[string]string{"b:old": "sha256:b1"})
+	x.onImport, y.onImport = importing(b1), importing(a1)
+	s := &countingSaver{size: 1 << 10}
+	if _, err := LoadAll(context.Background(), fakeCluster(t, x, y), s, []Image{a1, b1}); err != nil {
+		t.Fatal(err)
+	}
+	if s.started.Load() != 3 || s.cancelled.Load() != 1 {
+		t.Errorf("%d saves, %d cancelled: want the early one cancelled and one per set", s.started.Load(), s.cancelled.Load())
+	}
+}
+
+// A load that waited for a node held by another load asks for the node's
+// layers again under the lock: the other load (or a failed import's
+// clean-up) may have changed them since the look.
+func TestLayersAskedAgainAfterWaitingForANode(t *testing.T) {
+	fastVerify(t)
+	img := Image{Ref: "app:9", ID: "sha256:nine", Fresh: true}
+	n := newFakeNode("busy", nil)
+	n.onImport = importing(img)
+	c := fakeCluster(t, n)
+	unlock, err := lockNodes(context.Background(), c.Provider, c.Nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(3 * relookAfter / 2); unlock() }()
+	if _, err := LoadAll(context.Background(), c, &countingSaver{size: 1 << 10}, []Image{img}); err != nil {
+		t.Fatal(err)
+	}
+	// the look, the look again, the import's own listing
+	if got := countLines(n, listImages); got != 3 {
+		t.Errorf("%d image listings, want 3: %q", got, n.log)
+	}
+}

@@ -80,11 +80,7 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 	after := map[string]map[string][]string{} // node -> its image list right after its last import
 	var early *earlySave
 	if !slices.ContainsFunc(imgs, func(img Image) bool { return !img.Fresh }) && len(imgs) > 0 {
-		refs := make([]string, len(imgs))
-		for i, img := range imgs {
-			refs[i] = img.Ref
-		}
-		early = startEarly(ctx, s, refs)
+		early = startEarly(ctx, s, refsList(imgs))
 		defer early.stop()
 	}
 	var layers []string
@@ -177,6 +173,9 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 		groups[key] = append(groups[key], img)
 		groupNodes[key] = ns
 	}
+	if !slices.ContainsFunc(slices.Collect(maps.Values(groups)), func(g []Image) bool { return early.matches(refsList(g)) }) {
+		early.stop() // no stream will take it: free the engine now
+	}
 	for _, key := range slices.Sorted(maps.Keys(groups)) {
 		group, ns := groups[key], groupNodes[key]
 		nodeErrs, lists, err := loadGroup(ctx, c, s, ns, group, before, looks, early)
@@ -246,16 +245,22 @@ func LoadAll(ctx context.Context, c *Cluster, s Saver, imgs []Image) (map[string
 // lists[i] its image list right after the import (nil if not read). early,
 // if it saves exactly group, is the first stream's source.
 func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group []Image, before map[string]map[string]string, looks map[string]nodeLook, early *earlySave) (nodeErrs []error, lists []map[string][]string, err error) {
+	asked := time.Now()
 	unlock, err := lockNodes(ctx, c.Provider, ns)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer unlock()
-	refs := make([]string, len(group))
+	if time.Since(asked) > relookAfter {
+		// Another load held a node: what it did (or a failed import's
+		// clean-up) may have changed which layers the nodes hold since
+		// the look. Look again, under the lock.
+		looks = relook(ctx, ns, group, looks)
+	}
+	refs := refsList(group)
 	var layers []string
 	snaps := make([]string, len(ns))
-	for i, img := range group {
-		refs[i] = img.Ref
+	for _, img := range group {
 		layers = append(layers, img.Layers...)
 	}
 	for i, n := range ns {
@@ -295,6 +300,34 @@ func loadGroup(ctx context.Context, c *Cluster, s Saver, ns []nodes.Node, group 
 		}
 	}
 	return nodeErrs, lists, nil
+}
+
+// relookAfter is the wait for the node locks after which the layers the
+// look found are asked for again.
+const relookAfter = 100 * time.Millisecond
+
+// relook returns looks with the layers of ns looked at again (a node whose
+// look fails holds none, so nothing is skipped for it).
+func relook(ctx context.Context, ns []nodes.Node, group []Image, looks map[string]nodeLook) map[string]nodeLook {
+	var layers []string
+	for _, img := range group {
+		layers = append(layers, img.Layers...)
+	}
+	var mu sync.Mutex
+	fresh := maps.Clone(looks)
+	_ = forEach(ns, func(n nodes.Node) error {
+		l, err := look(ctx, n, layers)
+		mu.Lock()
+		defer mu.Unlock()
+		old := fresh[n.String()]
+		old.layers = nil
+		if err == nil {
+			old.layers = l.layers
+		}
+		fresh[n.String()] = old
+		return nil
+	})
+	return fresh
 }
 
 // presentEverywhere is the subset of layers that every node of ns held at
@@ -357,13 +390,15 @@ func nodeNames(ns []nodes.Node) string {
 	return strings.Join(names, ",")
 }
 
-func refsOf(imgs []Image) string {
+func refsList(imgs []Image) []string {
 	refs := make([]string, len(imgs))
 	for i, img := range imgs {
 		refs[i] = img.Ref
 	}
-	return strings.Join(refs, ", ")
+	return refs
 }
+
+func refsOf(imgs []Image) string { return strings.Join(refsList(imgs), ", ") }
 
 // VerifyDelays are the pauses between looks at a node's final image list:
 // containerd's CRI publishes a name `ctr` just made a moment later, longer

@@ -58,10 +58,15 @@ const (
 	listImages = "crictl images -o json"
 	dumpConfig = "containerd config dump"
 	// bootMark is the start time of the node's PID 1 (in clock ticks since
-	// the host booted): a node container made again under the same name
-	// gives another. The sed keeps what follows the command name, which
-	// may hold spaces.
-	bootMark = "sed 's/.*) //' /proc/1/stat | cut -d' ' -f20"
+	// the host booted) and the change time of containerd's config file: a
+	// node container made again under the same name gives another start
+	// time, and a config edited (then containerd restarted) another change
+	// time. The sed keeps what follows the command name, which may hold
+	// spaces.
+	bootMark = "echo $(sed 's/.*) //' /proc/1/stat | cut -d' ' -f20) $(stat -c %Z /etc/containerd/config.toml 2>/dev/null)"
+	// dumpFailed follows a config dump that failed: whatever it printed is
+	// not remembered.
+	dumpFailed = "--slipway-dump-failed--"
 )
 
 // snapshotters remembers each node's snapshotter for its boot mark:
@@ -79,7 +84,7 @@ func snapshotterScript(n nodes.Node) string {
 	if v, ok := snapshotters.Load(n.String()); ok {
 		known = v.(snapshotterSeen).mark
 	}
-	return "m=$(" + bootMark + "); echo \"$m\"; [ \"$m\" = " + shellQuote(known) + " ] || " + dumpConfig
+	return "m=$(" + bootMark + "); echo \"$m\"; [ \"$m\" = " + shellQuote(known) + " ] || " + dumpConfig + " || echo " + dumpFailed
 }
 
 // parseSnapshotterPart reads snapshotterScript's answer.
@@ -87,6 +92,9 @@ func parseSnapshotterPart(n nodes.Node, out string) string {
 	mark, config, _ := strings.Cut(out, "\n")
 	if v, ok := snapshotters.Load(n.String()); ok && mark != "" && v.(snapshotterSeen).mark == mark {
 		return v.(snapshotterSeen).snapshotter
+	}
+	if strings.Contains(config, dumpFailed) {
+		return "" // the import asks again, and fails with the dump's own error
 	}
 	snap, err := parseSnapshotter([]byte(config))
 	if err != nil || mark == "" || strings.TrimSpace(config) == "" {
@@ -102,8 +110,8 @@ func parseSnapshotterPart(n nodes.Node, out string) string {
 // the import asks for the snapshotter itself).
 func look(ctx context.Context, n nodes.Node, layers []string) (nodeLook, error) {
 	cmds := []string{snapshotterScript(n)}
-	if len(layers) > 0 {
-		cmds = append(cmds, layerScript(layers))
+	if ls := layerScript(layers); len(layers) > 0 && len(ls) <= maxLayerScript {
+		cmds = append(cmds, ls)
 	}
 	var stdout, stderr bytes.Buffer
 	if err := n.CommandContext(ctx, "sh", "-c", script(listImages, cmds...)).SetStdout(&stdout).SetStderr(&stderr).Run(); err != nil {
@@ -126,6 +134,11 @@ func look(ctx context.Context, n nodes.Node, layers []string) (nodeLook, error) 
 	}
 	return l, nil
 }
+
+// maxLayerScript bounds the layer part of a look: Linux takes at most
+// 128 KiB in one argument, and the script is one. A load of that many
+// layers (about a thousand) asks nothing about them and sends them all.
+const maxLayerScript = 64 << 10
 
 // parseImages reads `crictl images -o json`: image ID -> names.
 func parseImages(b []byte) (map[string][]string, error) {

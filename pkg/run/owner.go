@@ -27,6 +27,10 @@ type Name struct {
 // Borrowed names (--reuse) are never owned by the run that borrowed them.
 func Owners(recs []Record) map[string]Name {
 	out := map[string]Name{}
+	started := map[string]time.Time{} // run -> its start, for ties
+	for _, r := range recs {
+		started[r.Run] = r.Started
+	}
 	for _, r := range recs {
 		for _, s := range r.Services {
 			if s.Borrowed || s.Image == "" {
@@ -36,7 +40,11 @@ func Owners(recs []Record) map[string]Name {
 			if s.Tagged != nil {
 				n.Tagged = *s.Tagged
 			}
-			if cur, ok := out[s.Image]; ok && later(cur.Tagged, cur.Run, n.Tagged, n.Run) {
+			// A carried name keeps the time it was first given, so the run
+			// that carried it ties with the one that gave it: the later
+			// run (by start, then ID) holds it now.
+			if cur, ok := out[s.Image]; ok && (cur.Tagged.After(n.Tagged) ||
+				cur.Tagged.Equal(n.Tagged) && later(started[cur.Run], cur.Run, started[n.Run], n.Run)) {
 				continue
 			}
 			out[s.Image] = n

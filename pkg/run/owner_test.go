@@ -167,3 +167,20 @@ func TestOwnerIsTheRunThatGaveTheNameLast(t *testing.T) {
 		t.Errorf("x:stable: %+v, want the run that tagged it last", o["x:stable"])
 	}
 }
+
+// A carried name keeps the time it was first given, so the carrying run
+// ties with the giver; the later run holds it, even within one second.
+func TestCarriedNameBelongsToTheLaterRun(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
+	giver := Record{Run: "20261127T150000-ffffff", Started: t0, Services: map[string]*Service{
+		"a": {Image: "x:1", ID: "sha256:1", Tagged: &t0},
+	}}
+	carrier := Record{Run: "20261127T150000-000000", Started: t0.Add(300 * time.Millisecond), Services: map[string]*Service{
+		"a": {Image: "x:1", ID: "sha256:1", Tagged: &t0},
+	}}
+	for _, recs := range [][]Record{{giver, carrier}, {carrier, giver}} {
+		if o := Owners(recs); o["x:1"].Run != carrier.Run {
+			t.Errorf("x:1 owned by %s, want the carrying run", o["x:1"].Run)
+		}
+	}
+}
